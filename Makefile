@@ -1,0 +1,55 @@
+# flask-stack: `make lab` brings the four-node lab up; `make test` proves it all.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help venv docker image lint test test-app test-controller molecule lab lab-down clean
+
+help: ## Show the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt app/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -e 'app[test]'
+	@touch $@
+
+venv: $(STAMP) ## Create .venv with the pinned controller toolchain (installs nothing when up to date).
+
+docker: ## Make sure a Docker engine answers (installs docker.io and starts dockerd if needed).
+	scripts/ensure-docker
+
+image: docker ## Build the Debian 12 node image unless it is up to date.
+	scripts/node-image
+
+lint: venv ## yamllint, ansible-lint (production profile) and ruff.
+	yamllint --strict .
+	ansible-lint --strict
+	ruff check .
+	ruff format --check .
+
+test-app: venv ## The Flask app's pytest suite.
+	pytest -q app/tests
+
+test-controller: venv ## Controller-side pytest suite (scripts, inventories).
+	pytest -q tests
+
+molecule: venv image ## Every Molecule scenario: converge, idempotence, Testinfra verify.
+	molecule test --all
+
+test: docker image lint test-app test-controller molecule ## Everything CI runs.
+
+lab: venv image ## Bring up front1, front2, app1, app2 over SSH and converge them.
+	$(BIN)/python scripts/lab.py up
+
+lab-down: ## Remove everything `make lab` made.
+	@if [ -x $(BIN)/python ]; then $(BIN)/python scripts/lab.py down; else $(PYTHON) scripts/lab.py down; fi
+
+clean: lab-down ## Remove the lab, the venv and caches.
+	rm -rf $(VENV) .cache .build artifacts

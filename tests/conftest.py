@@ -1,0 +1,7 @@
+"""Controller-side tests: the project's scripts, run without a lab."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
