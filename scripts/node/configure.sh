@@ -22,3 +22,7 @@ echo "node" >/etc/hostname
 : >/etc/machine-id
 apt-get clean
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/*.log
+# No package lists ship in the image: mark the (empty) cache as old so that the
+# first `apt update_cache cache_valid_time=...` really downloads the lists.
+install -d -o _apt -g root -m 0700 /var/lib/apt/lists/partial
+touch -d '2000-01-01' /var/lib/apt/lists

@@ -1,0 +1,5 @@
+"""A broken release: importing the WSGI module fails."""
+
+import loginapp_missing_dependency  # noqa: F401
+
+app = None
