@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Controller side of role `app`: name a release and build its wheels.
 
-    release.py id SOURCE
-        print {"release_id", "version", "name"} as JSON. SOURCE is a project directory
-        (pyproject.toml) or a wheel file. The id is <version>-<git short sha>, with
-        -dirty-<content hash> when the source has uncommitted changes.
-    release.py build SOURCE OUTDIR --python-version 3.11 --arch x86_64 --glibc 2.36 [--extra REQ ...]
-        put the app's wheel and every dependency's wheel (for the nodes' Python and
-        platform) into OUTDIR/wheels and a pinned OUTDIR/requirements.txt; print
-        {"changed": bool}. An OUTDIR that is already complete is left alone.
+release.py id SOURCE
+    print {"release_id", "version", "name"} as JSON. SOURCE is a project directory
+    (pyproject.toml) or a wheel file. The id is <version>-<git short sha>, with
+    -dirty-<content hash> when the source has uncommitted changes.
+release.py build SOURCE OUTDIR --python-version 3.11 --arch x86_64 --glibc 2.36 [--extra REQ ...]
+    put the app's wheel and every dependency's wheel (for the nodes' Python and
+    platform) into OUTDIR/wheels and a pinned OUTDIR/requirements.txt; print
+    {"changed": bool}. An OUTDIR that is already complete is left alone.
 """
 
 from __future__ import annotations
