@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Make the per-lab (or per-scenario) secrets once, into a private directory.
 
-    scripts/make-secrets.py DIR
+    scripts/make_secrets.py DIR
 
 Writes, only when missing, with mode 0600 in a 0700 directory:
     secret_key          LOGINAPP_SECRET_KEY shared by every app node (64 url-safe chars)

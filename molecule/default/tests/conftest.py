@@ -1,0 +1,76 @@
+"""A user's view of the cluster: HTTPS through the published fronts, verified with the CA file."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SITE = "flask-stack.localhost"
+EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
+CA_FILE = EPHEMERAL / "tls" / "ca.crt"
+FRONTS = {"front1": (18080, 18443), "front2": (18081, 18444)}
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, list[str]]
+    body: str
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), [""])[-1]
+
+
+class Browser:
+    """curl with a cookie jar, the CA file and nothing else: no -k, ever."""
+
+    def __init__(self, jar: Path) -> None:
+        self.jar = jar
+
+    def request(self, url: str, *args: str) -> Response:
+        cmd = ["curl", "-sS", "--max-time", "10", "--cacert", str(CA_FILE), "-b", str(self.jar), "-c", str(self.jar)]
+        cmd += ["-D", "-", "-o", "/dev/stdout", *args, url]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        head, _, body = out.partition("\r\n\r\n")
+        lines = head.split("\r\n")
+        status = int(lines[0].split()[1])
+        headers: dict[str, list[str]] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+        return Response(status, headers, body)
+
+    def login(self, base: str, username: str, password: str) -> Response:
+        form = self.request(base)
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form.body)
+        assert token, "the Sign In form has no CSRF token"
+        return self.request(
+            base,
+            "-H", f"Referer: {base}",
+            "--data-urlencode", f"csrf_token={token.group(1)}",
+            "--data-urlencode", f"username={username}",
+            "--data-urlencode", f"password={password}",
+        )  # fmt: skip
+
+
+def https_url(front: str, path: str = "/") -> str:
+    return f"https://{SITE}:{FRONTS[front][1]}{path}"
+
+
+def http_url(front: str, path: str = "/") -> str:
+    return f"http://{SITE}:{FRONTS[front][0]}{path}"
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Browser:
+    return Browser(tmp_path / "cookies.txt")
+
+
+@pytest.fixture(scope="session")
+def demo_password() -> str:
+    return (EPHEMERAL / "secrets" / "demo_password").read_text().strip()

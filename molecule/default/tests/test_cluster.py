@@ -1,0 +1,134 @@
+"""What a user sees of the whole cluster: login over HTTPS through each front, the
+redirect, load balancing over both app nodes, limits, failover and shared sessions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+import testinfra
+
+from conftest import CA_FILE, FRONTS, SITE, Browser, http_url, https_url
+
+
+def node(name: str):
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+def healthz_via(front: str, browser: Browser) -> dict:
+    response = browser.request(https_url(front, "/healthz"))
+    assert response.status == 200
+    return json.loads(response.body)
+
+
+@pytest.mark.parametrize("front", sorted(FRONTS))
+def test_a_user_signs_in_over_https_through_each_front(front: str, browser: Browser, demo_password: str) -> None:
+    assert CA_FILE.is_file()
+    answer = browser.login(https_url(front), "demo", demo_password)
+    assert answer.status in (302, 303)
+    assert answer.header("location").endswith("/home")
+    cookie = answer.header("set-cookie")
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    home = browser.request(https_url(front, "/home"))
+    assert home.status == 200
+    assert "demo" in home.body
+    assert home.header("x-served-by") in {"app1", "app2"}
+    assert home.header("x-served-by") in home.body
+    assert home.header("strict-transport-security").startswith("max-age=")
+
+
+def test_a_wrong_password_is_refused_with_401(browser: Browser) -> None:
+    answer = browser.login(https_url("front1"), "demo", "not-the-password")
+    assert answer.status == 401
+    assert "Invalid username or password." in answer.body
+
+
+@pytest.mark.parametrize("front", sorted(FRONTS))
+def test_http_redirects_to_the_same_path_on_https(front: str, browser: Browser) -> None:
+    answer = browser.request(http_url(front, "/home?x=1"))
+    assert answer.status in (301, 308)
+    assert answer.header("location") == f"https://{SITE}/home?x=1"
+
+
+def test_tls_is_verified_against_the_ca_file_and_fails_without_it() -> None:
+    url = https_url("front1", "/healthz")
+    ok = subprocess.run(["curl", "-sS", "--cacert", str(CA_FILE), "-o", "/dev/null", url], capture_output=True)
+    assert ok.returncode == 0
+    untrusted = subprocess.run(
+        ["curl", "-sS", "--cacert", "/etc/ssl/certs/ca-certificates.crt", "-o", "/dev/null", url], capture_output=True
+    )
+    assert untrusted.returncode == 60  # peer certificate cannot be authenticated
+
+
+@pytest.mark.parametrize("front", sorted(FRONTS))
+def test_requests_through_one_front_reach_both_app_nodes(front: str, browser: Browser) -> None:
+    served = Counter(healthz_via(front, browser)["hostname"] for _ in range(20))
+    assert set(served) == {"app1", "app2"}, served
+
+
+def test_every_app_node_serves_the_same_release(browser: Browser) -> None:
+    releases = {healthz_via("front1", browser)["release"] for _ in range(10)}
+    assert len(releases) == 1
+
+
+@pytest.mark.parametrize("name", ["app1", "app2"])
+def test_limits_are_in_force_in_each_app_nodes_cgroup(name: str) -> None:
+    host = node(name)
+    group = host.check_output("systemctl show -p ControlGroup --value loginapp.service")
+    if host.file("/sys/fs/cgroup/memory").is_directory:
+        memory = host.check_output(f"cat /sys/fs/cgroup/memory{group}/memory.limit_in_bytes")
+        quota = int(host.check_output(f"cat /sys/fs/cgroup/cpu{group}/cpu.cfs_quota_us"))
+        period = int(host.check_output(f"cat /sys/fs/cgroup/cpu{group}/cpu.cfs_period_us"))
+        tasks = host.check_output(f"cat /sys/fs/cgroup/pids{group}/pids.max")
+    else:
+        memory = host.check_output(f"cat /sys/fs/cgroup{group}/memory.max")
+        quota, period = (int(x) for x in host.check_output(f"cat /sys/fs/cgroup{group}/cpu.max").split())
+        tasks = host.check_output(f"cat /sys/fs/cgroup{group}/pids.max")
+    assert int(memory) == 512 * 1024 * 1024
+    assert quota / period == pytest.approx(1.0)
+    assert tasks == "128"
+
+
+def test_a_session_made_through_front1_is_valid_through_front2(browser: Browser, demo_password: str) -> None:
+    assert browser.login(https_url("front1"), "demo", demo_password).status in (302, 303)
+    served = set()
+    for _ in range(6):
+        home = browser.request(https_url("front2", "/home"))
+        assert home.status == 200
+        assert "demo" in home.body
+        served.add(home.header("x-served-by"))
+    assert served == {"app1", "app2"}
+
+
+def test_stopping_app1_loses_no_request_and_app1_serves_again_when_back(browser: Browser) -> None:
+    app1 = node("app1")
+    app1.check_output("systemctl stop loginapp.socket loginapp.service")
+    try:
+        statuses = Counter()
+        served = Counter()
+        for i in range(40):
+            answer = browser.request(https_url("front1" if i % 2 else "front2", "/healthz"))
+            statuses[answer.status] += 1
+            if answer.status == 200:
+                served[json.loads(answer.body)["hostname"]] += 1
+        print(f"\nwith app1 stopped: {dict(statuses)} served by {dict(served)}")
+        assert statuses == Counter({200: 40})
+        assert set(served) == {"app2"}
+    finally:
+        app1.check_output("systemctl start loginapp.socket loginapp.service")
+    # Nginx tries app1 again once its fail_timeout has passed: wait for that, bounded.
+    back = Counter()
+    deadline = time.monotonic() + 40
+    i = 0
+    while back["app1"] < 2 and time.monotonic() < deadline:
+        answer = browser.request(https_url("front1" if i % 2 else "front2", "/healthz"))
+        assert answer.status == 200
+        back[json.loads(answer.body)["hostname"]] += 1
+        i += 1
+        time.sleep(0.2)
+    assert back["app1"] >= 2, f"app1 got no traffic after it was started again: {dict(back)}"
