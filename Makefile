@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv docker image lint test test-app test-controller molecule lab lab-down clean
+.PHONY: help venv docker image browser lint test test-app test-controller molecule lab lab-down clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ docker: ## Make sure a Docker engine answers (installs docker.io and starts dock
 image: docker ## Build the Debian 12 node image unless it is up to date.
 	scripts/node-image
 
+browser: ## Install Debian's Chromium and chromedriver for the browser test.
+	scripts/ensure-browser
+
 lint: venv ## yamllint, ansible-lint (production profile) and ruff.
 	yamllint --strict .
 	ansible-lint --strict
@@ -40,7 +43,7 @@ test-app: venv ## The Flask app's pytest suite.
 test-controller: venv ## Controller-side pytest suite (scripts, inventories).
 	pytest -q tests
 
-molecule: venv image ## Every Molecule scenario: converge, idempotence, Testinfra verify.
+molecule: venv image browser ## Every Molecule scenario: converge, idempotence, Testinfra verify.
 	molecule test --all
 
 test: docker image lint test-app test-controller molecule ## Everything CI runs.
