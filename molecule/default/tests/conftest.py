@@ -33,17 +33,18 @@ class Browser:
         self.jar = jar
 
     def request(self, url: str, *args: str) -> Response:
+        head, body = self.jar.with_suffix(".head"), self.jar.with_suffix(".body")
         cmd = ["curl", "-sS", "--max-time", "10", "--cacert", str(CA_FILE), "-b", str(self.jar), "-c", str(self.jar)]
-        cmd += ["-D", "-", "-o", "/dev/stdout", *args, url]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-        head, _, body = out.partition("\r\n\r\n")
-        lines = head.split("\r\n")
+        cmd += ["-D", str(head), "-o", str(body), *args, url]
+        subprocess.run(cmd, capture_output=True, text=True, check=True)
+        lines = head.read_text().split("\r\n")
         status = int(lines[0].split()[1])
         headers: dict[str, list[str]] = {}
         for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers.setdefault(name.strip().lower(), []).append(value.strip())
-        return Response(status, headers, body)
+            if ":" in line:
+                name, _, value = line.partition(":")
+                headers.setdefault(name.strip().lower(), []).append(value.strip())
+        return Response(status, headers, body.read_text(errors="replace"))
 
     def login(self, base: str, username: str, password: str) -> Response:
         form = self.request(base)

@@ -28,6 +28,14 @@ class LoadResult:
         return f"{self.sent} requests sent, {self.failed} failed {dict(self.failures) or ''}".strip()
 
 
+class LoopbackHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to the site name (SNI and certificate check) on a port published on loopback."""
+
+    def connect(self) -> None:
+        raw = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
 class Client:
     """One user: its own TLS connection (keep-alive) to one front and its own cookies."""
 
@@ -39,10 +47,7 @@ class Client:
         self.conn: http.client.HTTPSConnection | None = None
 
     def connect(self) -> http.client.HTTPSConnection:
-        conn = http.client.HTTPSConnection(SITE, self.port, context=self.context, timeout=15)
-        raw = socket.create_connection(("127.0.0.1", self.port), timeout=15)
-        conn.sock = self.context.wrap_socket(raw, server_hostname=SITE)
-        return conn
+        return LoopbackHTTPSConnection(SITE, self.port, context=self.context, timeout=15)
 
     def request(self, method: str, path: str, body: str | None = None) -> tuple[int, dict[str, str], str]:
         headers = {"Host": f"{SITE}:{self.port}", "Referer": f"https://{SITE}:{self.port}/"}

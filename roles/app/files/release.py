@@ -20,11 +20,12 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import tomllib
 from pathlib import Path
 
-COMPLETE_MARK = ".complete"
+ARCHIVE = "release.tar"
 WHEEL_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)-.*\.whl$")
 
 
@@ -98,7 +99,7 @@ def pip(*args: str) -> None:
 
 def build(source: Path, outdir: Path, python_version: str, platforms: list[str], extras: list[str]) -> bool:
     """Fill outdir with the app's wheels for the nodes. False when it was already complete."""
-    if (outdir / COMPLETE_MARK).exists():
+    if (outdir / ARCHIVE).exists():
         return False
     name, version = project_metadata(source)
     with tempfile.TemporaryDirectory(prefix="release-") as tmp:
@@ -112,13 +113,15 @@ def build(source: Path, outdir: Path, python_version: str, platforms: list[str],
         pip("download", "--dest", str(stage), "--only-binary=:all:", "--implementation", "cp",
             "--python-version", python_version, *(f"--platform={p}" for p in platforms),
             str(app_wheel), *extras)  # fmt: skip
-        requirements = [f"{name}=={version}", *extras]
+        (Path(tmp) / "requirements.txt").write_text("\n".join([f"{name}=={version}", *extras]) + "\n")
         if outdir.exists():
             shutil.rmtree(outdir)
         outdir.mkdir(parents=True)
-        shutil.move(str(stage), outdir / "wheels")
-    (outdir / "requirements.txt").write_text("\n".join(requirements) + "\n")
-    (outdir / COMPLETE_MARK).write_text(f"{name}=={version}\n")
+        partial = outdir / f"{ARCHIVE}.partial"
+        with tarfile.open(partial, "w") as archive:
+            archive.add(stage, arcname="wheels")
+            archive.add(Path(tmp) / "requirements.txt", arcname="requirements.txt")
+        partial.rename(outdir / ARCHIVE)
     return True
 
 
