@@ -37,7 +37,7 @@ class Browser:
         cmd = ["curl", "-sS", "--max-time", "10", "--cacert", str(CA_FILE), "-b", str(self.jar), "-c", str(self.jar)]
         cmd += ["-D", str(head), "-o", str(body), *args, url]
         subprocess.run(cmd, capture_output=True, text=True, check=True)
-        lines = head.read_text().split("\r\n")
+        lines = head.read_text().splitlines()
         status = int(lines[0].split()[1])
         headers: dict[str, list[str]] = {}
         for line in lines[1:]:
