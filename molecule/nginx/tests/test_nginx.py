@@ -1,0 +1,424 @@
+"""What a user of roles `tls` and `nginx` sees on a front: HTTPS they can verify, a safe site, a checked config."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import stat
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT
+
+testinfra_hosts = ["ansible://fronts"]
+
+SITE = "flask-stack.test"
+CA_ON_NODE = "/usr/local/share/ca-certificates/flask-stack-ca.crt"
+CERT = "/etc/ssl/flask-stack/site.crt"
+KEY = "/etc/ssl/flask-stack/site.key"
+UPSTREAM_CONF = "/etc/nginx/conf.d/flask-stack-upstream.conf"
+SITE_CONF = "/etc/nginx/sites-enabled/flask-stack.conf"
+STUB_LOG = "/var/log/upstream-stub/requests.log"
+STATIC_SOURCE = PROJECT / "app/src/loginapp/static/style.css"
+SECURITY_HEADERS = {
+    "strict-transport-security": "max-age=63072000",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "strict-origin-when-cross-origin",
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'self'",
+}
+
+
+@dataclass
+class Response:
+    rc: int
+    status: int
+    headers: dict[str, str]
+    body: str
+    error: str
+
+
+def curl(host, url: str, *args: str, name: str = SITE) -> Response:
+    """curl on the front, verifying with the project CA; `name` resolves to the front's loopback."""
+    cmd = [
+        "curl", "-sS", "-i", "--max-time", "5", "--cacert", CA_ON_NODE,
+        "--resolve", f"{name}:443:127.0.0.1", "--resolve", f"{name}:80:127.0.0.1", *args, url,
+    ]  # fmt: skip
+    result = host.run(shlex.join(cmd))
+    if result.rc != 0:
+        return Response(result.rc, 0, {}, "", result.stderr)
+    head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
+    lines = head.splitlines()
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return Response(0, int(lines[0].split()[1]), headers, body, result.stderr)
+
+
+def https(host, path: str = "/", *args: str) -> Response:
+    return curl(host, f"https://{SITE}{path}", *args)
+
+
+def s_client(host, *args: str) -> tuple[int, str]:
+    cmd = ["openssl", "s_client", "-connect", "127.0.0.1:443", "-CAfile", CA_ON_NODE, "-verify_return_error", *args]
+    result = host.run(shlex.join(cmd) + " </dev/null 2>&1")
+    return result.rc, result.stdout
+
+
+def served_fingerprint(host) -> str:
+    return host.check_output(
+        f"openssl s_client -connect 127.0.0.1:443 -servername {SITE} </dev/null 2>/dev/null "
+        "| openssl x509 -noout -fingerprint -sha256"
+    )
+
+
+def file_fingerprint(host) -> str:
+    return host.check_output(f"openssl x509 -in {CERT} -noout -fingerprint -sha256")
+
+
+def stub_log(app_node) -> str:
+    return app_node.file(STUB_LOG).content_string
+
+
+def assert_security_headers(response: Response) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, (name, response.status, response.headers)
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers.get("x-request-id", ""))
+
+
+# --- HTTP ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/login?next=%2Fhome", "/static/style.css"])
+def test_http_redirects_to_the_same_path_on_https(host, path: str) -> None:
+    answer = curl(host, f"http://{SITE}{path}")
+    assert answer.status == 301
+    assert answer.headers["location"] == f"https://{SITE}{path}"
+
+
+def test_acme_challenges_are_served_over_http_from_the_webroot(host) -> None:
+    token = "/var/www/acme/.well-known/acme-challenge/molecule-token"
+    host.run(f"echo proof > {token}")
+    try:
+        answer = curl(host, f"http://{SITE}/.well-known/acme-challenge/molecule-token")
+        assert (answer.status, answer.body.strip()) == (200, "proof")
+    finally:
+        host.run(f"rm -f {token}")
+
+
+# --- TLS ---------------------------------------------------------------------------------------
+
+
+def test_https_verifies_with_the_project_ca_over_http2(host) -> None:
+    result = host.run(
+        f"curl -sS -o /dev/null -w '%{{http_code}} %{{http_version}} %{{ssl_verify_result}}' --cacert {CA_ON_NODE} "
+        f"--resolve {SITE}:443:127.0.0.1 https://{SITE}/"
+    )
+    assert result.rc == 0, result.stderr
+    assert result.stdout.split() == ["200", "2", "0"]
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+def test_tls_1_2_and_1_3_are_accepted(host, version: str) -> None:
+    rc, out = s_client(host, "-servername", SITE, version)
+    assert rc == 0, out
+    assert f"New, TLSv1.{version[-1]}, Cipher is " in out
+    assert "Verify return code: 0 (ok)" in out
+
+
+@pytest.mark.parametrize("version", ["-tls1", "-tls1_1"])
+def test_tls_1_0_and_1_1_are_refused(host, version: str) -> None:
+    # The client is made willing (security level 0) so that only the server can refuse.
+    rc, out = s_client(host, "-servername", SITE, version, "-cipher", "DEFAULT:@SECLEVEL=0")
+    assert rc != 0
+    assert "Cipher is (NONE)" in out or "no protocols available" in out or "alert" in out, out
+
+
+def test_tls_1_2_offers_only_ecdhe_aead_ciphers(host) -> None:
+    rc, out = s_client(host, "-servername", SITE, "-tls1_2", "-cipher", "AES128-SHA:AES256-SHA256:ECDHE-RSA-AES128-SHA")
+    assert rc != 0, out
+    rc, out = s_client(host, "-servername", SITE, "-tls1_2")
+    assert re.search(r"Cipher is ECDHE-(ECDSA|RSA)-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)", out), out
+
+
+def test_the_certificate_names_the_site_and_the_front_and_lives_at_most_366_days(host) -> None:
+    san = host.check_output(f"openssl x509 -in {CERT} -noout -ext subjectAltName")
+    address = host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+    for name in (f"DNS:{SITE}", "DNS:nginx-front", f"IP Address:{address}"):
+        assert name in san
+    dates = dict(
+        line.split("=", 1) for line in host.check_output(f"openssl x509 -in {CERT} -noout -dates").splitlines()
+    )
+    fmt = "%b %d %H:%M:%S %Y %Z"
+    lifetime = datetime.strptime(dates["notAfter"], fmt) - datetime.strptime(dates["notBefore"], fmt)
+    assert 0 < lifetime.days <= 366
+    assert served_fingerprint(host) == file_fingerprint(host)
+
+
+def test_the_key_is_root_only_and_the_chain_ends_with_the_ca(host) -> None:
+    key = host.file(KEY)
+    assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
+    chain = host.file(CERT).content_string
+    assert chain.count("BEGIN CERTIFICATE") == 2
+    assert chain.strip().endswith(host.file(CA_ON_NODE).content_string.strip())
+
+
+def test_the_ca_is_on_the_controller_where_tls_ca_dir_says(host) -> None:
+    ca_dir = Path(host.ansible.get_variables()["tls_ca_dir"])
+    ca_cert, ca_key = ca_dir / "ca.crt", ca_dir / "ca.key"
+    assert ca_cert.is_file()
+    assert stat.S_IMODE(ca_key.stat().st_mode) == 0o600
+    assert ca_cert.read_text().strip() == host.file(CA_ON_NODE).content_string.strip()
+
+
+@pytest.mark.parametrize("name", ["other.test", "nginx-front.example"])
+def test_an_unknown_name_gets_no_tls_handshake_and_no_http_answer(host, name: str) -> None:
+    rc, out = s_client(host, "-servername", name)
+    assert rc != 0
+    assert "unrecognized name" in out, out
+    assert curl(host, f"https://{name}/", name=name).rc == 35
+    # Plain HTTP with an unknown Host: the connection closes without an answer (444).
+    assert curl(host, f"http://{name}/", name=name).rc == 52
+
+
+def test_a_client_without_sni_gets_no_handshake(host) -> None:
+    rc, _ = s_client(host, "-noservername")
+    assert rc != 0
+
+
+# --- Headers, static files, limits ----------------------------------------------------------------
+
+
+def test_pages_carry_the_security_headers_and_no_version(host) -> None:
+    answer = https(host, "/")
+    assert answer.status == 200
+    assert_security_headers(answer)
+    assert answer.headers["server"] == "nginx"
+
+
+@pytest.mark.parametrize(("path", "status"), [("/missing", 404), ("/static/nope.css", 404), ("/static/style.css", 200)])
+def test_errors_and_static_files_carry_the_security_headers_too(host, path: str, status: int) -> None:
+    answer = https(host, path)
+    assert answer.status == status
+    assert_security_headers(answer)
+
+
+def test_static_files_come_from_the_front_with_long_cache_headers(host, app_node) -> None:
+    answer = https(host, "/static/style.css")
+    assert answer.status == 200
+    assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert answer.headers["content-type"] == "text/css"
+    assert answer.body == STATIC_SOURCE.read_text()
+    log = stub_log(app_node)
+    assert answer.headers["x-request-id"] not in log
+    assert "/static/" not in log
+
+
+def test_text_is_gzipped(host) -> None:
+    head = host.check_output(
+        f"curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' --cacert {CA_ON_NODE} "
+        f"--resolve {SITE}:443:127.0.0.1 https://{SITE}/static/style.css"
+    )
+    assert "content-encoding: gzip" in head.lower()
+
+
+def test_a_body_over_the_limit_gets_413_with_the_headers(host, app_node) -> None:
+    ok = host.run(
+        f"head -c 60000 /dev/zero | curl -sS -o /dev/null -w '%{{http_code}}' --cacert {CA_ON_NODE} "
+        f"--resolve {SITE}:443:127.0.0.1 --data-binary @- https://{SITE}/upload-small"
+    )
+    assert ok.stdout == "200"
+    big = host.run(
+        f"head -c 100000 /dev/zero | curl -sS -i --cacert {CA_ON_NODE} "
+        f"--resolve {SITE}:443:127.0.0.1 --data-binary @- https://{SITE}/upload-big"
+    )
+    head = big.stdout.replace("\r\n", "\n").split("\n\n", 1)[0].lower()
+    assert head.startswith("http/2 413")
+    for name, value in SECURITY_HEADERS.items():
+        assert f"{name}: {value.lower()}" in head
+    assert "/upload-big" not in stub_log(app_node)
+
+
+# --- Proxying --------------------------------------------------------------------------------------
+
+
+def test_requests_reach_the_app_node_with_their_request_id(host, app_node) -> None:
+    answer = https(host, "/hello?x=1")
+    assert answer.status == 200
+    assert answer.body.strip() == "stub nginx-app GET /hello?x=1"
+    request_id = answer.headers["x-request-id"]
+    assert f"GET /hello?x=1 {request_id}" in stub_log(app_node)
+
+
+def test_the_access_log_is_json_with_the_request_id_and_upstream(host) -> None:
+    request_id = https(host, "/logged").headers["x-request-id"]
+    lines = host.check_output(f"grep {request_id} /var/log/nginx/access.log").splitlines()
+    entry = json.loads(lines[-1])
+    assert entry["request"] == "GET /logged HTTP/2.0"
+    assert entry["status"] == 200
+    assert entry["host"] == SITE
+    assert entry["upstream_addr"].endswith(":8000")
+    for key in ("time", "remote_addr", "request_time", "upstream_response_time", "user_agent"):
+        assert key in entry
+
+
+def test_the_upstream_lists_the_app_node_with_keepalive(host) -> None:
+    conf = host.file(UPSTREAM_CONF).content_string
+    assert re.search(r"^\s*least_conn;", conf, re.M)
+    assert re.search(r"^\s*server [0-9.]+:8000 max_fails=3 fail_timeout=10s;\s+# nginx-app$", conf, re.M)
+    assert re.search(r"^\s*keepalive 32;", conf, re.M)
+
+
+def test_the_status_page_answers_on_loopback_only(host) -> None:
+    assert "Active connections" in host.check_output("curl -sS --max-time 5 http://127.0.0.1:8081/nginx_status")
+    assert host.socket("tcp://127.0.0.1:8081").is_listening
+    assert not host.socket("tcp://0.0.0.0:8081").is_listening
+
+
+def test_too_many_login_posts_get_429_but_pages_do_not(host) -> None:
+    codes = host.check_output(
+        f"for i in $(seq 20); do curl -sS -o /dev/null -w '%{{http_code}}\\n' --cacert {CA_ON_NODE} "
+        f"--resolve {SITE}:443:127.0.0.1 -d user=demo https://{SITE}/; done"
+    ).split()
+    assert codes.count("200") >= 1
+    assert codes.count("429") >= 10
+    assert set(codes) <= {"200", "429"}
+    assert_security_headers(https(host, "/", "-d", "user=demo"))
+    gets = host.check_output(
+        f"for i in $(seq 20); do curl -sS -o /dev/null -w '%{{http_code}}\\n' --cacert {CA_ON_NODE} "
+        f"--resolve {SITE}:443:127.0.0.1 https://{SITE}/; done"
+    ).split()
+    assert set(gets) == {"200"}
+
+
+# --- systemd limits -----------------------------------------------------------------------------------
+
+
+def read_cgroup(host, controller: str, v1_file: str, v2_file: str) -> str:
+    group = host.check_output("systemctl show -p ControlGroup --value nginx.service")
+    if host.file(f"/sys/fs/cgroup/{controller}").is_directory:
+        return host.check_output(f"cat /sys/fs/cgroup/{controller}{group}/{v1_file}")
+    return host.check_output(f"cat /sys/fs/cgroup{group}/{v2_file}")
+
+
+def test_nginx_limits_are_in_force_in_the_unit(host) -> None:
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output(
+            "systemctl show -p CPUQuotaPerSecUSec,MemoryMax,TasksMax,LimitNOFILE,Restart nginx.service"
+        ).splitlines()
+    )
+    assert props == {
+        "CPUQuotaPerSecUSec": "1s",
+        "MemoryMax": str(256 * 1024 * 1024),
+        "TasksMax": "256",
+        "LimitNOFILE": "8192",
+        "Restart": "on-failure",
+    }
+
+
+def test_nginx_limits_are_in_force_in_the_kernel_cgroups(host) -> None:
+    assert read_cgroup(host, "memory", "memory.limit_in_bytes", "memory.max") == str(256 * 1024 * 1024)
+    assert read_cgroup(host, "pids", "pids.max", "pids.max") == "256"
+    if host.file("/sys/fs/cgroup/cpu").is_directory:
+        quota = int(read_cgroup(host, "cpu", "cpu.cfs_quota_us", ""))
+        period = int(read_cgroup(host, "cpu", "cpu.cfs_period_us", ""))
+    else:
+        quota, period = (int(x) for x in read_cgroup(host, "cpu", "", "cpu.max").split())
+    assert quota / period == pytest.approx(1.0)
+    worker = host.check_output("pgrep -f 'nginx: worker' | head -1")
+    assert host.check_output(f"grep 'Max open files' /proc/{worker}/limits").split()[3:5] == ["8192", "8192"]
+
+
+# --- Changes through Ansible -------------------------------------------------------------------------------
+
+
+def nginx_master(host) -> str:
+    return host.check_output("systemctl show -p MainPID --value nginx.service")
+
+
+def test_a_down_host_leaves_the_upstream_and_comes_back(host, app_node, run_converge) -> None:
+    master = nginx_master(host)
+    result = run_converge('{"nginx_upstream_down_hosts": ["nginx-app"]}')
+    assert result.returncode == 0, result.stdout[-3000:]
+    try:
+        assert re.search(
+            r"max_fails=3 fail_timeout=10s down;\s+# nginx-app$", host.file(UPSTREAM_CONF).content_string, re.M
+        )
+        marker = "/while-down"
+        answer = https(host, marker)
+        assert answer.status == 502  # the only app node is down: nothing is sent to it
+        assert_security_headers(answer)
+        assert marker not in stub_log(app_node)
+        assert https(host, "/static/style.css").status == 200  # Nginx itself still serves
+    finally:
+        result = run_converge()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " down;" not in host.file(UPSTREAM_CONF).content_string
+    assert https(host, "/back").status == 200
+    assert nginx_master(host) == master  # reloads, never a restart
+
+
+def test_a_config_nginx_rejects_fails_the_play_and_the_old_one_keeps_serving(host, run_converge) -> None:
+    before = host.check_output(f"sha256sum {SITE_CONF} /etc/nginx/nginx.conf {UPSTREAM_CONF}")
+    master = nginx_master(host)
+    result = run_converge('{"nginx_extra_server_directives": ["bogus_directive on;"]}')
+    assert result.returncode != 0
+    assert "nginx -t rejected the new configuration" in result.stdout
+    assert 'unknown directive \\"bogus_directive\\"' in result.stdout or 'unknown directive "bogus_directive"' in (
+        result.stdout
+    )
+    assert host.check_output(f"sha256sum {SITE_CONF} /etc/nginx/nginx.conf {UPSTREAM_CONF}") == before
+    assert host.run("nginx -t").rc == 0
+    assert host.check_output("find /etc/nginx -name '*~' | wc -l") == "0"
+    assert https(host, "/still-serving").status == 200
+    assert nginx_master(host) == master
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("nginx_login_rate=lots", "nginx_login_rate"),
+        ("nginx_upstream_method=random", "nginx_upstream_method"),
+        ('{"nginx_upstream_down_hosts": ["app9"]}', "nginx_upstream_down_hosts"),
+    ],
+)
+def test_an_invalid_input_fails_before_any_change(host, run_converge, override: str, message: str) -> None:
+    before = host.check_output(f"sha256sum {SITE_CONF} {UPSTREAM_CONF}")
+    result = run_converge(override)
+    assert result.returncode != 0
+    assert message in result.stdout
+    assert re.search(r"nginx-front\s*: ok=\d+\s+changed=0", result.stdout), result.stdout[-2000:]
+    assert host.check_output(f"sha256sum {SITE_CONF} {UPSTREAM_CONF}") == before
+
+
+def test_a_certificate_due_for_renewal_is_replaced_and_served_at_once(host, run_converge) -> None:
+    key_before = host.check_output(f"sha256sum {KEY}")
+    served_before = served_fingerprint(host)
+    config_before = host.check_output(f"sha256sum {SITE_CONF}")
+    # 365-day certificate, renewal due when fewer than 365 days remain: due now.
+    result = run_converge("tls_cert_days=366", "tls_renew_days=365")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert served_fingerprint(host) != served_before
+    assert served_fingerprint(host) == file_fingerprint(host)
+    assert host.check_output(f"sha256sum {KEY}") == key_before
+    assert host.check_output(f"sha256sum {SITE_CONF}") == config_before  # only the certificate changed
+    assert https(host, "/").status == 200
+
+
+def test_a_new_site_name_gets_a_new_certificate(host, run_converge) -> None:
+    names = '{"tls_site_names": ["flask-stack.test", "www.flask-stack.test"]}'
+    result = run_converge(names)
+    assert result.returncode == 0, result.stdout[-3000:]
+    try:
+        assert "DNS:www.flask-stack.test" in host.check_output(f"openssl x509 -in {CERT} -noout -ext subjectAltName")
+        answer = curl(host, "https://www.flask-stack.test/", name="www.flask-stack.test")
+        assert answer.status == 200, answer.error
+    finally:
+        result = run_converge()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "www.flask-stack.test" not in host.check_output(f"openssl x509 -in {CERT} -noout -ext subjectAltName")
+    assert curl(host, "https://www.flask-stack.test/", name="www.flask-stack.test").rc == 35
