@@ -75,7 +75,14 @@ def new_release() -> str:
     return f"0.1.0-rolled{int(time.time())}"
 
 
-def test_a_rolling_deploy_loses_no_request(demo_password: str, new_release: str, capsys) -> None:
+@pytest.fixture(scope="module")
+def original() -> dict[str, str]:
+    """The release every node served before this module's deploy."""
+    return releases()
+
+
+def test_a_rolling_deploy_loses_no_request(demo_password: str, new_release: str, original, capsys) -> None:
+    assert len(set(original.values())) == 1
     result, load = under_load(demo_password, lambda: playbook("deploy.yml", f"release={new_release}"))
     report(capsys, f"deploy {new_release}", load)
     assert result.returncode == 0, result.stdout[-4000:]
@@ -103,14 +110,18 @@ def test_a_release_that_never_gets_healthy_stops_the_deploy_and_nothing_is_lost(
     assert not node("front1").file("/var/lib/flask-stack/deploy.lock").exists
 
 
-def test_a_rollback_returns_every_node_to_the_previous_release(demo_password: str, new_release: str, capsys) -> None:
+def test_a_rollback_returns_every_node_to_the_previous_release(
+    demo_password: str, new_release: str, original: dict[str, str], capsys
+) -> None:
     assert set(releases().values()) == {new_release}
     previous = node("app1").check_output("basename $(readlink -f /opt/loginapp/previous)")
+    # The failed deploy in between must not have moved what a rollback goes back to.
+    assert {previous} == set(original.values())
     result, load = under_load(demo_password, lambda: playbook("rollback.yml"))
     report(capsys, f"rollback to {previous}", load)
     assert result.returncode == 0, result.stdout[-4000:]
     assert load.failed == 0, load.failures
-    assert set(releases().values()) == {previous}
+    assert releases() == original
 
 
 def test_a_deploy_stops_at_once_while_another_holds_the_lock(capsys) -> None:
