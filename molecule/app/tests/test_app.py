@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from scenario_helpers import cgroup_limits
 
 from conftest import SCENARIO
 
@@ -71,24 +72,13 @@ def test_limits_are_in_force_in_the_unit(host) -> None:
     assert props["LimitNOFILE"] == "2048"
 
 
-def read_cgroup(host, controller: str, v1_file: str, v2_file: str) -> str:
-    group = host.check_output(f"systemctl show -p ControlGroup --value {APP}.service")
-    if host.file(f"/sys/fs/cgroup/{controller}").is_directory:
-        return host.check_output(f"cat /sys/fs/cgroup/{controller}{group}/{v1_file}")
-    return host.check_output(f"cat /sys/fs/cgroup{group}/{v2_file}")
-
-
 def test_limits_are_in_force_in_the_kernel_cgroups(host) -> None:
-    assert read_cgroup(host, "memory", "memory.limit_in_bytes", "memory.max") == str(256 * 1024 * 1024)
-    assert read_cgroup(host, "pids", "pids.max", "pids.max") == "64"
-    if host.file("/sys/fs/cgroup/cpu").is_directory:
-        quota = int(read_cgroup(host, "cpu", "cpu.cfs_quota_us", ""))
-        period = int(read_cgroup(host, "cpu", "cpu.cfs_period_us", ""))
-    else:
-        quota, period = (int(x) for x in read_cgroup(host, "cpu", "", "cpu.max").split())
-    assert quota / period == pytest.approx(0.5)
-    limits = host.check_output(f"grep 'Max open files' /proc/{main_pid(host)}/limits").split()
-    assert limits[3:5] == ["2048", "2048"]
+    limits = cgroup_limits(host, f"{APP}.service")
+    assert limits.memory_max == 256 * 1024 * 1024
+    assert limits.tasks_max == "64"
+    assert limits.cpu_quota == pytest.approx(0.5)
+    open_files = host.check_output(f"grep 'Max open files' /proc/{main_pid(host)}/limits").split()
+    assert open_files[3:5] == ["2048", "2048"]
 
 
 # Directives of the unit that run the service's own sandbox in a transient unit.

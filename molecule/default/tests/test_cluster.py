@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 import testinfra
+from scenario_helpers import cgroup_limits
 
 from conftest import CA_FILE, FRONTS, SITE, Browser, http_url, https_url
 
@@ -78,20 +79,10 @@ def test_every_app_node_serves_the_same_release(browser: Browser) -> None:
 
 @pytest.mark.parametrize("name", ["app1", "app2"])
 def test_limits_are_in_force_in_each_app_nodes_cgroup(name: str) -> None:
-    host = node(name)
-    group = host.check_output("systemctl show -p ControlGroup --value loginapp.service")
-    if host.file("/sys/fs/cgroup/memory").is_directory:
-        memory = host.check_output(f"cat /sys/fs/cgroup/memory{group}/memory.limit_in_bytes")
-        quota = int(host.check_output(f"cat /sys/fs/cgroup/cpu{group}/cpu.cfs_quota_us"))
-        period = int(host.check_output(f"cat /sys/fs/cgroup/cpu{group}/cpu.cfs_period_us"))
-        tasks = host.check_output(f"cat /sys/fs/cgroup/pids{group}/pids.max")
-    else:
-        memory = host.check_output(f"cat /sys/fs/cgroup{group}/memory.max")
-        quota, period = (int(x) for x in host.check_output(f"cat /sys/fs/cgroup{group}/cpu.max").split())
-        tasks = host.check_output(f"cat /sys/fs/cgroup{group}/pids.max")
-    assert int(memory) == 512 * 1024 * 1024
-    assert quota / period == pytest.approx(1.0)
-    assert tasks == "128"
+    limits = cgroup_limits(node(name), "loginapp.service")
+    assert limits.memory_max == 512 * 1024 * 1024
+    assert limits.cpu_quota == pytest.approx(1.0)
+    assert limits.tasks_max == "128"
 
 
 def test_a_session_made_through_front1_is_valid_through_front2(browser: Browser, demo_password: str) -> None:

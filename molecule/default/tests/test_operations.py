@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import testinfra
 from load import LoadResult, run_load
+from scenario_helpers import run_playbook
 
 PROJECT = Path(__file__).resolve().parents[3]
 SCENARIO = PROJECT / "molecule" / "default"
@@ -25,18 +26,9 @@ def node(name: str):
 
 
 def playbook(name: str, *extra_vars: str) -> subprocess.CompletedProcess[str]:
-    env = dict(
-        os.environ,
-        ANSIBLE_ROLES_PATH=str(PROJECT / "roles"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-    )
+    """Run one of the project's playbooks against the cluster (its inventory directory has the group_vars)."""
     inventory = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
-    cmd = ["ansible-playbook", "-i", inventory, str(PROJECT / "playbooks" / name)]
-    for var in extra_vars:
-        cmd += ["-e", var]
-    return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    return run_playbook(PROJECT / "playbooks" / name, *extra_vars, inventory=inventory)
 
 
 def under_load(password: str, action: Callable[[], subprocess.CompletedProcess[str]]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,23 +12,14 @@ import testinfra
 
 SCENARIO = Path(__file__).resolve().parent.parent
 PROJECT = SCENARIO.parent.parent
+sys.path.insert(0, str(SCENARIO.parent / "shared"))
+
+from scenario_helpers import run_playbook  # noqa: E402
 
 
 def converge(*extra_vars: str) -> subprocess.CompletedProcess[str]:
     """Run molecule/nginx/converge.yml against the scenario's nodes with -e overrides."""
-    env = dict(
-        os.environ,
-        ANSIBLE_ROLES_PATH=str(PROJECT / "roles"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-    )
-    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(SCENARIO / "converge.yml")]
-    for var in extra_vars:
-        cmd += ["-e", var]
-    return subprocess.run(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, check=False
-    )
+    return run_playbook(SCENARIO / "converge.yml", *extra_vars)
 
 
 @pytest.fixture(scope="module")

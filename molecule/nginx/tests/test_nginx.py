@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from scenario_helpers import cgroup_limits
 
 from conftest import PROJECT
 
@@ -297,13 +298,6 @@ def test_too_many_login_posts_get_429_but_pages_do_not(host) -> None:
 # --- systemd limits -----------------------------------------------------------------------------------
 
 
-def read_cgroup(host, controller: str, v1_file: str, v2_file: str) -> str:
-    group = host.check_output("systemctl show -p ControlGroup --value nginx.service")
-    if host.file(f"/sys/fs/cgroup/{controller}").is_directory:
-        return host.check_output(f"cat /sys/fs/cgroup/{controller}{group}/{v1_file}")
-    return host.check_output(f"cat /sys/fs/cgroup{group}/{v2_file}")
-
-
 def test_nginx_limits_are_in_force_in_the_unit(host) -> None:
     props = dict(
         line.split("=", 1)
@@ -321,14 +315,10 @@ def test_nginx_limits_are_in_force_in_the_unit(host) -> None:
 
 
 def test_nginx_limits_are_in_force_in_the_kernel_cgroups(host) -> None:
-    assert read_cgroup(host, "memory", "memory.limit_in_bytes", "memory.max") == str(256 * 1024 * 1024)
-    assert read_cgroup(host, "pids", "pids.max", "pids.max") == "256"
-    if host.file("/sys/fs/cgroup/cpu").is_directory:
-        quota = int(read_cgroup(host, "cpu", "cpu.cfs_quota_us", ""))
-        period = int(read_cgroup(host, "cpu", "cpu.cfs_period_us", ""))
-    else:
-        quota, period = (int(x) for x in read_cgroup(host, "cpu", "", "cpu.max").split())
-    assert quota / period == pytest.approx(1.0)
+    limits = cgroup_limits(host, "nginx.service")
+    assert limits.memory_max == 256 * 1024 * 1024
+    assert limits.tasks_max == "256"
+    assert limits.cpu_quota == pytest.approx(1.0)
     worker = host.check_output("pgrep -f 'nginx: worker' | head -1")
     assert host.check_output(f"grep 'Max open files' /proc/{worker}/limits").split()[3:5] == ["8192", "8192"]
 
