@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +28,16 @@ def run_playbook(playbook: Path, *extra_vars: str, inventory: str | None = None)
     return subprocess.run(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900, check=False
     )
+
+
+def converge_fixture(scenario: Path):
+    """A module fixture `run_converge(*extra_vars)` that runs the scenario's converge.yml again."""
+
+    @pytest.fixture(scope="module")
+    def run_converge():
+        return functools.partial(run_playbook, scenario / "converge.yml")
+
+    return run_converge
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,17 +13,9 @@ SCENARIO = Path(__file__).resolve().parent.parent
 PROJECT = SCENARIO.parent.parent
 sys.path.insert(0, str(SCENARIO.parent / "shared"))
 
-from scenario_helpers import run_playbook  # noqa: E402
+from scenario_helpers import converge_fixture  # noqa: E402
 
-
-def converge(*extra_vars: str) -> subprocess.CompletedProcess[str]:
-    """Run molecule/nginx/converge.yml against the scenario's nodes with -e overrides."""
-    return run_playbook(SCENARIO / "converge.yml", *extra_vars)
-
-
-@pytest.fixture(scope="module")
-def run_converge():
-    return converge
+run_converge = converge_fixture(SCENARIO)
 
 
 @pytest.fixture(scope="module")
