@@ -8,6 +8,11 @@ Writes, only when missing, with mode 0600 in a 0700 directory:
     demo_password       the demo user's random password
     demo_password_hash  its argon2 hash, as the users file wants it
 Existing files are kept, so a second run changes nothing. Nothing is printed but paths.
+
+secret_vars(DIR) is the one description of how the app's variables read these files
+(app_secret_environment, app_config_files) at run time; the lab writes it into its
+inventory. Molecule's copy is in .config/molecule/config.yml (tests/test_make_secrets.py
+checks that the two say the same).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from argon2 import PasswordHasher
+DEMO_USER = "demo"
 
 
 def write_once(path: Path, make: Callable[[], str]) -> bool:
@@ -30,6 +35,8 @@ def write_once(path: Path, make: Callable[[], str]) -> bool:
 
 def make_secrets(directory: Path) -> list[str]:
     """Create the missing secrets; return the names of the files made."""
+    from argon2 import PasswordHasher  # from .venv; secret_vars() works without it
+
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     directory.chmod(0o700)
     made = []
@@ -41,6 +48,18 @@ def make_secrets(directory: Path) -> list[str]:
     if write_once(directory / "demo_password_hash", lambda: PasswordHasher().hash(password)):
         made.append("demo_password_hash")
     return made
+
+
+def secret_vars(directory: Path | str, username: str = DEMO_USER) -> dict[str, object]:
+    """The role app variables that read the secrets in DIR on the controller (lookups, no values)."""
+
+    def read(name: str) -> str:
+        return f"{{{{ lookup('ansible.builtin.file', '{directory}/{name}') }}}}"
+
+    return {
+        "app_secret_environment": {"LOGINAPP_SECRET_KEY": read("secret_key")},
+        "app_config_files": [{"name": "users", "content": f"{username}:{read('demo_password_hash')}\n"}],
+    }
 
 
 def main(argv: list[str]) -> int:
