@@ -52,8 +52,8 @@ molecule: venv image browser ## Every Molecule scenario: converge, idempotence, 
 
 test: docker image lint test-app test-controller molecule ## Everything CI runs.
 
-lab: venv image ## Bring up front1, front2, app1, app2 over SSH and converge them.
-	$(BIN)/python scripts/lab.py up
+lab: venv image ## Bring up the lab over SSH and converge it; size APPS=N (>=1), FRONTS=M (>=2): default 2+2 or as it is now.
+	$(BIN)/python scripts/lab.py up $(if $(APPS),--apps $(APPS)) $(if $(FRONTS),--fronts $(FRONTS))
 
 lab-down: ## Remove everything `make lab` made.
 	@if [ -x $(BIN)/python ]; then $(BIN)/python scripts/lab.py down; else $(PYTHON) scripts/lab.py down; fi

@@ -1,27 +1,37 @@
 #!/usr/bin/env python3
-"""The lab: four Debian "VMs" (systemd containers with sshd) reached over real SSH.
+"""The lab: Debian "VMs" (systemd containers with sshd) reached over real SSH.
 
-    scripts/lab.py up      start front1, front2, app1, app2; write inventory/lab/; converge
-                           playbooks/site.yml over SSH; print and write .lab/lab.json
+    scripts/lab.py up [--apps N] [--fronts M]
+                           start front1..frontM and app1..appN (default: the lab's current
+                           size, else 2 and 2), make each ready for Ansible (scripts/node-ready:
+                           user ops with sudo), write inventory/lab/, converge playbooks/site.yml
+                           over SSH, then remove the nodes that are no longer in the inventory;
+                           print and write .lab/lab.json
     scripts/lab.py down    remove everything `up` made
     scripts/lab.py status  print .lab/lab.json
 
-Needs a Docker engine (scripts/ensure-docker) and the node image (scripts/node-image).
+Needs a Docker engine (scripts/ensure-docker) and the node image (scripts/node-image). The node
+container itself is described once, in molecule/shared/vars/node.yml.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from make_secrets import DEMO_USER, make_secrets, secret_vars  # noqa: E402
+
 LAB_DIR = ROOT / ".lab"
 INVENTORY_DIR = ROOT / "inventory" / "lab"
 KEY_FILE = LAB_DIR / "id_ed25519"
@@ -30,21 +40,55 @@ SUMMARY_FILE = LAB_DIR / "lab.json"
 SECRETS_DIR = LAB_DIR / "secrets"
 CA_DIR = LAB_DIR / "tls"
 CA_FILE = CA_DIR / "ca.crt"
+NODE_FILE = ROOT / "molecule" / "shared" / "vars" / "node.yml"
+NODE_READY = ROOT / "scripts" / "node-ready"
+FACT_CACHE = ROOT / ".cache" / "facts"
+SSH_CONTROL_DIR = Path("~/.ansible/cp").expanduser()  # ansible.cfg control_path_dir
 SITE_NAME = os.environ.get("LAB_SITE_NAME", "flask-stack.localhost")
-DEMO_USER = "demo"
-IMAGE = os.environ.get("NODE_IMAGE", "local/flask-stack-node:bookworm")
 NETWORK = os.environ.get("LAB_NETWORK", "flask-lab")
 SUBNET_PREFIX = os.environ.get("LAB_SUBNET_PREFIX", "172.30.77")
 PORT_BASE = int(os.environ.get("LAB_PORT_BASE", "8080"))
+HTTPS_OFFSET = 363  # front1: http 8080, https 8443
 LABEL = "flask-stack.lab=1"
-CONTAINER_FLAGS = [
-    "--cap-add", "SYS_ADMIN",
-    "--security-opt", "seccomp=unconfined",
-    "--cgroupns=host",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-    "--stop-signal", "SIGRTMIN+3",
-]  # fmt: skip
+DEFAULT_APPS = 2
+DEFAULT_FRONTS = 2
+# Fronts get .11 to .20, app nodes .21 to .254.
+MAX_FRONTS = 10
+MAX_APPS = 234
+
+
+@functools.cache
+def node_spec(path: Path = NODE_FILE) -> dict:
+    """molecule/shared/vars/node.yml: the image, container settings, boot timeout and ops user."""
+    import yaml  # from .venv; `down` works without it
+
+    return yaml.safe_load(path.read_text())
+
+
+def node_image() -> str:
+    return os.environ.get("NODE_IMAGE") or node_spec()["node_image"]
+
+
+def ops_user() -> str:
+    return node_spec()["node_user"]
+
+
+def container_flags(container: dict) -> list[str]:
+    """`docker run` flags for node.yml's node_container (everything but the command)."""
+    flags: list[str] = []
+    for cap in container.get("capabilities", []):
+        flags += ["--cap-add", cap]
+    for opt in container.get("security_opts", []):
+        flags += ["--security-opt", opt]
+    if container.get("cgroupns_mode"):
+        flags.append(f"--cgroupns={container['cgroupns_mode']}")
+    for volume in container.get("volumes", []):
+        flags += ["-v", volume]
+    for tmpfs in container.get("tmpfs", []):
+        flags += ["--tmpfs", tmpfs]
+    if container.get("stop_signal"):
+        flags += ["--stop-signal", container["stop_signal"]]
+    return flags
 
 
 @dataclass(frozen=True)
@@ -62,14 +106,52 @@ class Node:
         return f"lab-{self.name}"
 
 
-def lab_nodes(prefix: str = SUBNET_PREFIX, port_base: int = PORT_BASE) -> list[Node]:
-    """The lab's topology: two fronts published on loopback, two app nodes."""
-    return [
-        Node("front1", "fronts", f"{prefix}.11", port_base, port_base + 363),
-        Node("front2", "fronts", f"{prefix}.12", port_base + 1, port_base + 364),
-        Node("app1", "apps", f"{prefix}.21"),
-        Node("app2", "apps", f"{prefix}.22"),
+class SizeError(ValueError):
+    """A lab size the topology cannot hold."""
+
+
+def check_size(apps: int, fronts: int) -> None:
+    if fronts < 2:
+        raise SizeError(f"FRONTS (--fronts) must be at least 2, got {fronts}: the lab load-balances over two fronts")
+    if fronts > MAX_FRONTS:
+        raise SizeError(f"FRONTS (--fronts) must be at most {MAX_FRONTS}, got {fronts}")
+    if apps < 1:
+        raise SizeError(f"APPS (--apps) must be at least 1, got {apps}")
+    if apps > MAX_APPS:
+        raise SizeError(f"APPS (--apps) must be at most {MAX_APPS}, got {apps}")
+
+
+def lab_nodes(
+    prefix: str = SUBNET_PREFIX, port_base: int = PORT_BASE, apps: int = DEFAULT_APPS, fronts: int = DEFAULT_FRONTS
+) -> list[Node]:
+    """The lab's topology: fronts published on loopback (.11 up), app nodes (.21 up)."""
+    check_size(apps, fronts)
+    nodes = [
+        Node(f"front{k}", "fronts", f"{prefix}.{10 + k}", port_base + k - 1, port_base + HTTPS_OFFSET + k - 1)
+        for k in range(1, fronts + 1)
     ]
+    nodes += [Node(f"app{k}", "apps", f"{prefix}.{20 + k}") for k in range(1, apps + 1)]
+    return nodes
+
+
+def remembered_size(summary_file: Path = SUMMARY_FILE) -> dict[str, int]:
+    """The size of the lab as the last `up` left it (defaults when there is none)."""
+    try:
+        size = json.loads(summary_file.read_text())["size"]
+        return {"apps": int(size["apps"]), "fronts": int(size["fronts"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"apps": DEFAULT_APPS, "fronts": DEFAULT_FRONTS}
+
+
+def wanted_size(apps: int | None, fronts: int | None, summary_file: Path = SUMMARY_FILE) -> dict[str, int]:
+    """The size asked for; what is not asked for stays as it is."""
+    size = remembered_size(summary_file)
+    if apps is not None:
+        size["apps"] = apps
+    if fronts is not None:
+        size["fronts"] = fronts
+    check_size(size["apps"], size["fronts"])
+    return size
 
 
 def run(*args: str, check: bool = True, capture: bool = True) -> subprocess.CompletedProcess[str]:
@@ -81,7 +163,7 @@ def docker_ok(*args: str) -> bool:
 
 
 def render_inventory(nodes: list[Node]) -> str:
-    """inventory/lab/hosts.yml: groups fronts and apps, reached over real SSH."""
+    """inventory/lab/hosts.yml: groups fronts and apps, reached over real SSH as the ops user."""
     groups: dict[str, dict[str, dict[str, object]]] = {}
     for node in nodes:
         groups.setdefault(node.group, {})[node.name] = {"ansible_host": node.address}
@@ -90,7 +172,7 @@ def render_inventory(nodes: list[Node]) -> str:
         "all": {
             "vars": {
                 "ansible_connection": "ssh",
-                "ansible_user": "root",
+                "ansible_user": ops_user(),
                 "ansible_ssh_private_key_file": str(KEY_FILE),
                 "ansible_ssh_common_args": ssh_args,
             },
@@ -103,24 +185,21 @@ def render_inventory(nodes: list[Node]) -> str:
 
 def render_group_vars() -> str:
     """inventory/lab/group_vars/all.yml: the lab's site name, CA and secrets (read from .lab/ at run time)."""
-    key = SECRETS_DIR / "secret_key"
-    digest = SECRETS_DIR / "demo_password_hash"
-    variables = {
-        "tls_site_names": [SITE_NAME],
-        "tls_ca_dir": str(CA_DIR),
-        "app_secret_environment": {"LOGINAPP_SECRET_KEY": f"{{{{ lookup('ansible.builtin.file', '{key}') }}}}"},
-        "app_config_files": [
-            {"name": "users", "content": f"{DEMO_USER}:{{{{ lookup('ansible.builtin.file', '{digest}') }}}}\n"}
-        ],
-    }
+    variables = {"tls_site_names": [SITE_NAME], "tls_ca_dir": str(CA_DIR), **secret_vars(SECRETS_DIR)}
     header = "# Generated by scripts/lab.py. Secrets stay in .lab/secrets/ (git-ignored).\n"
     return header + "---\n" + json.dumps(variables, indent=2) + "\n"
 
 
-def summary(nodes: list[Node]) -> dict[str, object]:
+def summary(nodes: list[Node], state: str = "up") -> dict[str, object]:
     """The machine-readable description of the lab (.lab/lab.json)."""
     password_file = SECRETS_DIR / "demo_password"
+    user = ops_user()
     return {
+        "state": state,
+        "size": {
+            "apps": sum(n.group == "apps" for n in nodes),
+            "fronts": sum(n.group == "fronts" for n in nodes),
+        },
         "fronts": [
             {
                 "name": n.name,
@@ -136,6 +215,7 @@ def summary(nodes: list[Node]) -> dict[str, object]:
         "password": password_file.read_text().strip() if password_file.exists() else None,
         "site_name": SITE_NAME,
         "inventory": str(INVENTORY_DIR / "hosts.yml"),
+        "ssh_user": user,
         "ssh_key": str(KEY_FILE),
         "known_hosts": str(KNOWN_HOSTS),
         "nodes": [
@@ -144,11 +224,16 @@ def summary(nodes: list[Node]) -> dict[str, object]:
                 "group": n.group,
                 "container": n.container,
                 "address": n.address,
-                "ssh": f"ssh -i {KEY_FILE} -o UserKnownHostsFile={KNOWN_HOSTS} root@{n.address}",
+                "ssh": f"ssh -i {KEY_FILE} -o UserKnownHostsFile={KNOWN_HOSTS} {user}@{n.address}",
             }
             for n in nodes
         ],
     }
+
+
+def write_summary(data: dict[str, object]) -> None:
+    SUMMARY_FILE.touch(mode=0o600)
+    SUMMARY_FILE.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def ensure_key() -> None:
@@ -163,6 +248,12 @@ def ensure_network() -> None:
             "--subnet", f"{SUBNET_PREFIX}.0/24", NETWORK)  # fmt: skip
 
 
+def lab_containers() -> list[str]:
+    """The names of every container of the lab, running or not."""
+    out = run("docker", "ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}", check=False).stdout
+    return sorted(out.split())
+
+
 def ensure_node(node: Node) -> bool:
     """Start the node's container unless it runs already. True when it was created."""
     state = run("docker", "inspect", "-f", "{{.State.Running}}", node.container, check=False)
@@ -170,36 +261,34 @@ def ensure_node(node: Node) -> bool:
         return False
     if state.returncode == 0:
         run("docker", "rm", "-f", node.container)
+    # A new container is a new machine: forget what the controller kept about an old one.
+    forget(node.name, node.address)
     ports: list[str] = []
     if node.http_port and node.https_port:
         ports = ["-p", f"127.0.0.1:{node.http_port}:80", "-p", f"127.0.0.1:{node.https_port}:443"]
+    container = node_spec()["node_container"]
     run("docker", "run", "-d", "--name", node.container, "--hostname", node.name,
         "--label", LABEL, "--network", NETWORK, "--ip", node.address,
-        *CONTAINER_FLAGS, *ports, IMAGE, "/sbin/init")  # fmt: skip
+        *container_flags(container), *ports, node_image(), *container["command"].split())  # fmt: skip
     return True
 
 
-def wait_booted(node: Node, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = run("docker", "exec", node.container, "systemctl", "is-system-running", check=False)
-        booted = state.stdout.strip() in {"running", "degraded"}
-        if (
-            booted
-            and run("docker", "exec", node.container, "systemctl", "is-active", "ssh", check=False).returncode == 0
-        ):
-            return
-        time.sleep(0.5)
-    sys.exit(f"lab: {node.name} did not finish booting within {timeout:.0f}s (docker logs {node.container})")
-
-
-def authorize_key(node: Node) -> None:
-    public = (KEY_FILE.with_suffix(".pub")).read_text()
-    subprocess.run(
-        ["docker", "exec", "-i", node.container, "sh", "-c",
-         "umask 077 && mkdir -p /root/.ssh && cat > /root/.ssh/authorized_keys"],
-        input=public, text=True, check=True,
-    )  # fmt: skip
+def make_ready(nodes: list[Node]) -> None:
+    """scripts/node-ready for every node at once: booted, sshd up, the ops user with our key and sudo."""
+    public_key = str(KEY_FILE.with_suffix(".pub"))
+    procs = [
+        (node, subprocess.Popen([str(NODE_READY), node.container, public_key], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True))
+        for node in nodes
+    ]  # fmt: skip
+    failed = []
+    for node, proc in procs:
+        out, _ = proc.communicate()
+        print(f"  {out.strip()}" if out.strip() else f"  node-ready: {node.container}: exit {proc.returncode}")
+        if proc.returncode != 0:
+            failed.append(node.name)
+    if failed:
+        sys.exit(f"lab: {', '.join(failed)} not ready (see above); `make lab-down` removes the lab")
 
 
 def scan_host_keys(nodes: list[Node]) -> None:
@@ -211,8 +300,8 @@ def scan_host_keys(nodes: list[Node]) -> None:
     KNOWN_HOSTS.write_text("\n".join(lines) + "\n")
 
 
-def converge() -> bool:
-    """Run playbooks/site.yml over SSH, showing its output. True when it changed something."""
+def converge() -> tuple[int, bool]:
+    """Run playbooks/site.yml over SSH, showing its output. Its exit code, and whether it changed something."""
     cmd = [
         str(Path(sys.executable).parent / "ansible-playbook"),
         "-i",
@@ -229,56 +318,105 @@ def converge() -> bool:
             in_recap = in_recap or line.startswith("PLAY RECAP")
             if in_recap and " changed=" in line and " changed=0 " not in line:
                 changed = True
-    if proc.returncode != 0:
-        sys.exit(
-            f"lab: playbooks/site.yml failed (exit {proc.returncode}); "
-            "the nodes stay up for a look, `make lab-down` removes them"
-        )
-    return changed
+    return proc.returncode, changed
+
+
+def close_ssh_master(address: str) -> None:
+    """End Ansible's persistent SSH connection to ADDRESS, so a new node there is not reached through it."""
+    for port in ("None", "22"):  # ansible's ssh plugin hashes host-port-user into the control path
+        digest = hashlib.sha1(f"{address}-{port}-{ops_user()}".encode()).hexdigest()[:10]
+        path = SSH_CONTROL_DIR / digest
+        if path.exists():
+            run("ssh", "-o", f"ControlPath={path}", "-O", "exit", address, check=False)
+
+
+def forget(name: str, address: str | None) -> None:
+    """What the controller kept about a node that is gone: cached facts, a persistent SSH connection."""
+    # ansible-core names the cache file after the host, with a schema prefix since 2.19 (s1_app3).
+    for cached in FACT_CACHE.glob(f"*{name}"):
+        if re.fullmatch(rf"(s\d+_)?{re.escape(name)}", cached.name):
+            cached.unlink(missing_ok=True)
+    if address:
+        close_ssh_master(address)
+
+
+def container_address(container: str) -> str | None:
+    out = run("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", container,
+              check=False).stdout.split()  # fmt: skip
+    return out[0] if out else None
+
+
+def remove_nodes(containers: list[str]) -> None:
+    """Delete containers that are no longer in the inventory, and what the controller kept about them."""
+    for container in containers:
+        address = container_address(container)
+        run("docker", "rm", "-f", container)
+        forget(container.removeprefix("lab-"), address)
 
 
 def print_summary(data: dict) -> None:
     print("\nThe lab is up. Sign in with a browser or curl:")
     for front in data["fronts"]:
         print(f"  {front['name']}: {front['https_url']}   ({front['http_url']} redirects to https)")
+    print(f"  apps:     {', '.join(a['name'] for a in data['apps'])}")
     print(f"  CA file:  {data['ca_file']}")
     print(f"  login:    {data['username']} / {data['password']}")
+    print(f"  ssh:      {data['nodes'][0]['ssh']}   (user {data['ssh_user']}, passwordless sudo)")
     print(f"  try:      curl --cacert {data['ca_file']} {data['fronts'][0]['https_url']}")
     print(f"  summary:  {SUMMARY_FILE}   (make lab-down removes the lab)")
 
 
 def up(args: argparse.Namespace) -> None:
+    try:
+        size = wanted_size(args.apps, args.fronts)
+    except SizeError as error:
+        sys.exit(f"lab: {error}")
     if not docker_ok("info"):
         sys.exit("lab: no Docker engine answers; run scripts/ensure-docker (or `make lab`)")
-    if not docker_ok("image", "inspect", IMAGE):
-        sys.exit(f"lab: image {IMAGE} is missing; run scripts/node-image (or `make lab`)")
-    nodes = lab_nodes()
+    if not docker_ok("image", "inspect", node_image()):
+        sys.exit(f"lab: image {node_image()} is missing; run scripts/node-image (or `make lab`)")
+    nodes = lab_nodes(apps=size["apps"], fronts=size["fronts"])
+    wanted = {n.container for n in nodes}
+    stale = [c for c in lab_containers() if c not in wanted]
     ensure_key()
     ensure_network()
     created = [n.name for n in nodes if ensure_node(n)]
-    for node in nodes:
-        wait_booted(node)
-        authorize_key(node)
+    print(f"lab: {size['fronts']} fronts, {size['apps']} app nodes; "
+          f"{'created: ' + ', '.join(created) if created else 'no node created'}")  # fmt: skip
+    make_ready(nodes)
     scan_host_keys(nodes)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from make_secrets import make_secrets  # needs argon2 from .venv
-
     make_secrets(SECRETS_DIR)
     (INVENTORY_DIR / "group_vars").mkdir(parents=True, exist_ok=True)
     (INVENTORY_DIR / "hosts.yml").write_text(render_inventory(nodes))
     (INVENTORY_DIR / "group_vars" / "all.yml").write_text(render_group_vars())
-    print(f"lab: nodes {'created: ' + ', '.join(created) if created else 'already running'}")
     for node in nodes:
         print(f"  {node.name:<7} {node.group:<7} {node.address}")
-    changed = False if args.no_converge else converge()
-    data = summary(nodes)
-    SUMMARY_FILE.write_text(json.dumps(data, indent=2) + "\n")
-    SUMMARY_FILE.chmod(0o600)
-    if not args.no_converge:
-        print(
-            "\nlab: " + ("converged; changes were made" if changed or created else "already converged: nothing changed")
+    if args.no_converge:
+        write_summary(summary(nodes, "not converged"))
+        if stale:
+            print(f"lab: kept {', '.join(stale)} until the next converge (the fronts may still point at them)")
+        return
+    # The size is remembered before the converge, so a plain `make lab` after a failure tries it again.
+    write_summary(summary(nodes, "converging"))
+    code, changed = converge()
+    if code != 0:
+        write_summary(summary(nodes, "converge failed"))
+        kept = f"; {', '.join(stale)} not removed yet" if stale else ""
+        sys.exit(
+            f"lab: playbooks/site.yml failed (exit {code}){kept}; "
+            "the nodes stay up for a look, `make lab` tries again, `make lab-down` removes them"
         )
-        print_summary(data)
+    # Only now that every front's upstream lists just the inventory's app nodes.
+    remove_nodes(stale)
+    data = summary(nodes)
+    write_summary(data)
+    if stale:
+        print(f"\nlab: removed {', '.join(stale)} (no longer in the inventory)")
+    print(
+        "\nlab: "
+        + ("converged; changes were made" if changed or created or stale else "already converged: nothing changed")
+    )
+    print_summary(data)
 
 
 def down(_: argparse.Namespace) -> None:
@@ -289,7 +427,7 @@ def down(_: argparse.Namespace) -> None:
         run("docker", "network", "rm", NETWORK)
     shutil.rmtree(INVENTORY_DIR, ignore_errors=True)
     shutil.rmtree(LAB_DIR, ignore_errors=True)
-    shutil.rmtree(ROOT / ".cache" / "facts", ignore_errors=True)
+    shutil.rmtree(FACT_CACHE, ignore_errors=True)
     print(f"lab: removed {len(ids)} containers, the network, inventory/lab/ and .lab/")
 
 
@@ -303,6 +441,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="lab", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
     up_parser = sub.add_parser("up")
+    up_parser.add_argument("--apps", type=int, help=f"app nodes, at least 1 (default: as now, else {DEFAULT_APPS})")
+    up_parser.add_argument(
+        "--fronts", type=int, help=f"front nodes, at least 2 (default: as now, else {DEFAULT_FRONTS})"
+    )
     up_parser.add_argument("--no-converge", action="store_true", help="only start the nodes and write the inventory")
     up_parser.set_defaults(func=up)
     for name, func in (("down", down), ("status", status)):
