@@ -13,15 +13,20 @@ import pytest
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def run_playbook(playbook: Path, *extra_vars: str, inventory: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a playbook against the scenario's nodes with -e overrides; output is plain text (stdout + stderr)."""
-    env = dict(
+def ansible_env() -> dict[str, str]:
+    """The environment of an ansible-playbook run from a test: the project's roles, plain output."""
+    return dict(
         os.environ,
         ANSIBLE_ROLES_PATH=str(PROJECT / "roles"),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_CALLBACK_RESULT_FORMAT="json",
     )
+
+
+def run_playbook(playbook: Path, *extra_vars: str, inventory: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a playbook against the scenario's nodes with -e overrides; output is plain text (stdout + stderr)."""
+    env = ansible_env()
     cmd = ["ansible-playbook", "-i", inventory or os.environ["MOLECULE_INVENTORY_FILE"], str(playbook)]
     for var in extra_vars:
         cmd += ["-e", var]

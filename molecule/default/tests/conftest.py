@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 
@@ -17,6 +18,15 @@ SITE = "flask-stack.localhost"
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
 CA_FILE = EPHEMERAL / "tls" / "ca.crt"
 FRONTS = {"front1": (18080, 18443), "front2": (18081, 18444)}
+# The scenario's app_name and app_root (molecule.yml), which are not role app's defaults.
+APP = "flaskapp"
+APP_ROOT = "/srv/flaskapp"
+APP_CONFIG_DIR = f"/etc/{APP}"
+
+
+def node(name: str):
+    """A Testinfra host for one node of the scenario (commands run as root through sudo)."""
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
 
 
 @dataclass

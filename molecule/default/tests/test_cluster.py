@@ -4,20 +4,14 @@ redirect, load balancing over both app nodes, limits, failover and shared sessio
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections import Counter
 
 import pytest
-import testinfra
 from scenario_helpers import cgroup_limits
 
-from conftest import CA_FILE, FRONTS, SITE, Browser, http_url, https_url
-
-
-def node(name: str):
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+from conftest import APP, CA_FILE, FRONTS, SITE, Browser, http_url, https_url, node
 
 
 def healthz_via(front: str, browser: Browser) -> dict:
@@ -79,7 +73,7 @@ def test_every_app_node_serves_the_same_release(browser: Browser) -> None:
 
 @pytest.mark.parametrize("name", ["app1", "app2"])
 def test_limits_are_in_force_in_each_app_nodes_cgroup(name: str) -> None:
-    limits = cgroup_limits(node(name), "loginapp.service")
+    limits = cgroup_limits(node(name), f"{APP}.service")
     assert limits.memory_max == 512 * 1024 * 1024
     assert limits.cpu_quota == pytest.approx(1.0)
     assert limits.tasks_max == "128"
@@ -98,7 +92,7 @@ def test_a_session_made_through_front1_is_valid_through_front2(browser: Browser,
 
 def test_stopping_app1_loses_no_request_and_app1_serves_again_when_back(browser: Browser) -> None:
     app1 = node("app1")
-    app1.check_output("systemctl stop loginapp.socket loginapp.service")
+    app1.check_output(f"systemctl stop {APP}.socket {APP}.service")
     try:
         statuses = Counter()
         served = Counter()
@@ -111,7 +105,7 @@ def test_stopping_app1_loses_no_request_and_app1_serves_again_when_back(browser:
         assert statuses == Counter({200: 40})
         assert set(served) == {"app2"}
     finally:
-        app1.check_output("systemctl start loginapp.socket loginapp.service")
+        app1.check_output(f"systemctl start {APP}.socket {APP}.service")
     # Nginx tries app1 again once its fail_timeout has passed: wait for that, bounded.
     back = Counter()
     deadline = time.monotonic() + 40

@@ -1,9 +1,15 @@
-"""Operations as a user runs them, under a bounded load through both fronts: a rolling
-deploy, a deploy whose release never gets healthy, a rollback, and the deploy lock."""
+"""Operations as a user runs them, each under a bounded load through both fronts that
+checks every answer: a deploy killed half-way and completed by the next one, a release
+that never gets healthy, a rollback, the deploy lock, site.yml with a new setting and a
+new app node, site.yml with a bad secret, a deploy with a node down, a rolling restart
+with a single app node, and no secret left in any log."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -11,24 +17,41 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import testinfra
+import yaml
 from load import LoadResult, run_load
-from scenario_helpers import run_playbook
+from scenario_helpers import ansible_env, run_playbook
+
+from conftest import APP, APP_CONFIG_DIR, APP_ROOT, EPHEMERAL, node
 
 PROJECT = Path(__file__).resolve().parents[3]
 SCENARIO = PROJECT / "molecule" / "default"
 APPS = ("app1", "app2")
 FRONT_NAMES = ("front1", "front2")
+LOCK = "/var/lib/flask-stack/deploy.lock"
+UPSTREAM = "/etc/nginx/conf.d/flask-stack-upstream.conf"
 
 
-def node(name: str):
-    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+def inventory_dir() -> Path:
+    """Molecule's inventory directory: the hosts file and the scenario's group_vars."""
+    return Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
 
 
-def playbook(name: str, *extra_vars: str) -> subprocess.CompletedProcess[str]:
-    """Run one of the project's playbooks against the cluster (its inventory directory has the group_vars)."""
-    inventory = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
-    return run_playbook(PROJECT / "playbooks" / name, *extra_vars, inventory=inventory)
+def playbook(name: str, *extra_vars: str, inventory: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one of the project's playbooks against the cluster."""
+    return run_playbook(PROJECT / "playbooks" / name, *extra_vars, inventory=str(inventory or inventory_dir()))
+
+
+def inventory_with_apps(tmp_path: Path, apps: list[str]) -> Path:
+    """A copy of the scenario's inventory whose group apps holds exactly `apps`."""
+    copy = tmp_path / "inventory"
+    shutil.copytree(inventory_dir(), copy)
+    hosts_file = copy / Path(os.environ["MOLECULE_INVENTORY_FILE"]).name
+    data = yaml.safe_load(hosts_file.read_text())
+    groups = data["all"]["children"]
+    every_host = {name: vars_ for group in groups.values() for name, vars_ in (group.get("hosts") or {}).items()}
+    groups["apps"]["hosts"] = {name: every_host[name] for name in apps}
+    hosts_file.write_text(yaml.safe_dump(data))
+    return copy
 
 
 def under_load(password: str, action: Callable[[], subprocess.CompletedProcess[str]]):
@@ -46,15 +69,26 @@ def under_load(password: str, action: Callable[[], subprocess.CompletedProcess[s
     return outcome, box["load"]
 
 
-def releases() -> dict[str, str]:
-    return {name: node(name).check_output("basename $(readlink -f /opt/loginapp/current)") for name in APPS}
+def releases(apps: tuple[str, ...] = APPS) -> dict[str, str]:
+    return {name: node(name).check_output(f"basename $(readlink -f {APP_ROOT}/current)") for name in apps}
 
 
-def upstream_flags() -> dict[str, str]:
-    return {
-        name: node(name).check_output("grep -E '^\\s*server ' /etc/nginx/conf.d/flask-stack-upstream.conf")
-        for name in FRONT_NAMES
-    }
+def upstream_servers() -> dict[str, list[str]]:
+    """The server lines of each front's upstream."""
+    return {name: node(name).check_output(f"grep -E '^\\s*server ' {UPSTREAM}").splitlines() for name in FRONT_NAMES}
+
+
+def every_node_is_up() -> bool:
+    return all(" down;" not in line for lines in upstream_servers().values() for line in lines)
+
+
+def restart_window(name: str) -> tuple[int, int]:
+    """When the app's service last stopped and became active again (CLOCK_MONOTONIC, shared by the containers)."""
+    out = node(name).check_output(
+        f"systemctl show -p ActiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic --value {APP}.service"
+    )
+    entered, exited = (int(v) for v in out.split())
+    return exited, entered
 
 
 def report(capsys, step: str, load: LoadResult) -> None:
@@ -73,16 +107,37 @@ def original() -> dict[str, str]:
     return releases()
 
 
-def test_a_rolling_deploy_loses_no_request(demo_password: str, new_release: str, original, capsys) -> None:
+def test_a_deploy_killed_while_a_node_is_out_is_completed_by_the_next_one(
+    demo_password: str, new_release: str, original: dict[str, str], capsys
+) -> None:
     assert len(set(original.values())) == 1
-    result, load = under_load(demo_password, lambda: playbook("deploy.yml", f"release={new_release}"))
-    report(capsys, f"deploy {new_release}", load)
+    status_seen: dict[str, str] = {}
+
+    def killed_then_completed() -> subprocess.CompletedProcess[str]:
+        cmd = ["ansible-playbook", "-i", str(inventory_dir()), str(PROJECT / "playbooks" / "deploy.yml")]
+        cmd += ["-e", f"release={new_release}"]
+        with subprocess.Popen(
+            cmd, env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        ) as first:
+            deadline = time.monotonic() + 400
+            while time.monotonic() < deadline and first.poll() is None:
+                if "node_out=app1" in node("front1").run(f"cat {LOCK}").stdout:
+                    break
+                time.sleep(0.5)
+            os.killpg(first.pid, signal.SIGKILL)
+        status_seen["out"] = playbook("status.yml").stdout
+        return playbook("deploy.yml", f"release={new_release}")
+
+    result, load = under_load(demo_password, killed_then_completed)
+    report(capsys, f"deploy {new_release} killed with app1 out, then deployed again", load)
+    assert "HELD by" in status_seen["out"] and "node out: app1" in status_seen["out"], status_seen["out"][-3000:]
     assert result.returncode == 0, result.stdout[-4000:]
+    assert "Took over the deploy lock of run" in result.stdout
     assert load.sent > 100
     assert load.failed == 0, load.failures
     assert set(releases().values()) == {new_release}
-    assert all(" down" not in flags for flags in upstream_flags().values())
-    assert not node("front1").file("/var/lib/flask-stack/deploy.lock").exists
+    assert every_node_is_up()
+    assert not node("front1").file(LOCK).exists
 
 
 def test_a_release_that_never_gets_healthy_stops_the_deploy_and_nothing_is_lost(demo_password: str, capsys) -> None:
@@ -95,18 +150,19 @@ def test_a_release_that_never_gets_healthy_stops_the_deploy_and_nothing_is_lost(
     )
     report(capsys, "deploy of an unhealthy release", load)
     assert result.returncode != 0
-    assert "deploy of release 0.0.2-unhealthy failed on app1" in result.stdout
+    assert "deploy stopped at app1" in result.stdout
+    assert "app1 serves " + before["app1"] + " again" in result.stdout
     assert load.failed == 0, load.failures
     assert releases() == before
-    assert all(" down" not in flags for flags in upstream_flags().values())
-    assert not node("front1").file("/var/lib/flask-stack/deploy.lock").exists
+    assert every_node_is_up()
+    assert not node("front1").file(LOCK).exists
 
 
 def test_a_rollback_returns_every_node_to_the_previous_release(
     demo_password: str, new_release: str, original: dict[str, str], capsys
 ) -> None:
     assert set(releases().values()) == {new_release}
-    previous = node("app1").check_output("basename $(readlink -f /opt/loginapp/previous)")
+    previous = node("app1").check_output(f"basename $(readlink -f {APP_ROOT}/previous)")
     # The failed deploy in between must not have moved what a rollback goes back to.
     assert {previous} == set(original.values())
     result, load = under_load(demo_password, lambda: playbook("rollback.yml"))
@@ -116,27 +172,30 @@ def test_a_rollback_returns_every_node_to_the_previous_release(
     assert releases() == original
 
 
-def test_a_deploy_stops_at_once_while_another_holds_the_lock(capsys) -> None:
+def test_a_deploy_stops_at_once_while_another_holds_the_lock() -> None:
     front1 = node("front1")
     front1.check_output(
-        "mkdir -p /var/lib/flask-stack && printf 'run=other\\nuser=alice\\nsince=2026-01-01T00:00:00Z\\n"
-        "action=deploy\\nrelease=9.9.9-other\\n' > /var/lib/flask-stack/deploy.lock"
+        "mkdir -p /var/lib/flask-stack && printf 'run=other\\nuser=alice\\ncontroller=elsewhere\\npid=1\\n"
+        f"since=2026-01-01T00:00:00Z\\naction=deploy\\nrelease=9.9.9-other\\nnode_out=\\n' > {LOCK}"
     )
     before = releases()
-    listing = {name: node(name).check_output("ls /opt/loginapp/releases") for name in APPS}
+    listing = {name: node(name).check_output(f"ls {APP_ROOT}/releases") for name in APPS}
     try:
         result = playbook("deploy.yml", "release=0.1.0-blocked")
+        status = playbook("status.yml")
     finally:
-        lock = front1.file("/var/lib/flask-stack/deploy.lock").content_string
+        lock = front1.file(LOCK).content_string
         unlock = playbook("unlock.yml")
     assert result.returncode != 0
     assert "deploy lock" in result.stdout
     assert "user=alice" in result.stdout
     assert "run=other" in lock  # the other run's lock was left alone
+    assert "HELD by alice@elsewhere" in status.stdout  # status shows the lock and leaves it
     assert releases() == before
-    assert {name: node(name).check_output("ls /opt/loginapp/releases") for name in APPS} == listing
+    assert {name: node(name).check_output(f"ls {APP_ROOT}/releases") for name in APPS} == listing
     assert unlock.returncode == 0
-    assert not front1.file("/var/lib/flask-stack/deploy.lock").exists
+    assert "user=alice" in unlock.stdout
+    assert not front1.file(LOCK).exists
 
 
 def test_status_prints_one_line_per_node() -> None:
@@ -145,3 +204,96 @@ def test_status_prints_one_line_per_node() -> None:
     for name in (*FRONT_NAMES, *APPS):
         assert name in result.stdout
     assert "app1=up/200" in result.stdout
+    assert "deploy lock on front1: free" in result.stdout
+
+
+def test_a_deploy_with_an_app_node_stopped_refuses_before_touching_anything() -> None:
+    app2 = node("app2")
+    before = releases()
+    app2.check_output(f"systemctl stop {APP}.socket {APP}.service")
+    try:
+        result = playbook("deploy.yml", "release=0.1.0-refused")
+    finally:
+        app2.check_output(f"systemctl start {APP}.socket {APP}.service")
+    assert result.returncode != 0
+    assert "app2 does not answer its health check from front1" in result.stdout
+    assert "Nothing was changed and no lock was taken" in result.stdout
+    assert releases() == before
+    assert not node("front1").file(LOCK).exists
+    assert not any(node(name).file(f"{APP_ROOT}/releases/0.1.0-refused").exists for name in APPS)
+
+
+def test_site_with_a_too_short_secret_fails_before_any_app_node_restarts(demo_password: str, capsys) -> None:
+    def main_pids() -> dict[str, str]:
+        return {n: node(n).check_output(f"systemctl show -p MainPID --value {APP}.service") for n in APPS}
+
+    env_file = f"{APP_CONFIG_DIR}/environment"
+    files_before = {name: node(name).check_output(f"sha256sum {env_file}") for name in APPS}
+    pids_before = main_pids()
+    result, load = under_load(
+        demo_password,
+        lambda: playbook("site.yml", '{"app_secret_environment": {"LOGINAPP_SECRET_KEY": "short"}}'),
+    )
+    report(capsys, "site.yml with a too short secret", load)
+    assert result.returncode != 0
+    assert "cannot load loginapp.wsgi:app with the staged settings on app1" in result.stdout
+    assert "LOGINAPP_SECRET_KEY must be set and at least 32 bytes" in result.stdout
+    assert load.failed == 0, load.failures
+    assert main_pids() == pids_before  # nothing restarted
+    assert {name: node(name).check_output(f"sha256sum {env_file}") for name in APPS} == files_before
+    assert not node("front1").file(LOCK).exists
+
+
+def test_a_rolling_restart_with_a_single_app_node_loses_no_request(demo_password: str, tmp_path: Path, capsys) -> None:
+    only_app1 = inventory_with_apps(tmp_path, ["app1"])
+    before = restart_window("app1")
+    result, load = under_load(demo_password, lambda: playbook("restart.yml", inventory=only_app1))
+    report(capsys, "rolling restart with app1 as the only app node", load)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert load.failed == 0, load.failures
+    assert restart_window("app1") != before
+    assert all(len(lines) == 1 and "down" not in lines[0] for lines in upstream_servers().values())
+
+
+def test_a_third_app_node_and_a_new_setting_roll_one_node_at_a_time(demo_password: str, tmp_path: Path, capsys) -> None:
+    three = inventory_with_apps(tmp_path, ["app1", "app2", "app3"])
+    result, load = under_load(demo_password, lambda: playbook("site.yml", "app_threads=3", inventory=three))
+    report(capsys, "site.yml adding app3 (one inventory line) with app_threads=3", load)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert load.failed == 0, load.failures
+    for front, lines in upstream_servers().items():
+        assert len(lines) == 3 and not any(" down;" in line for line in lines), (front, lines)
+        assert lines[-1].endswith("# app3")
+    assert len(set(releases(("app1", "app2", "app3")).values())) == 1
+    windows = sorted(restart_window(name) for name in ("app1", "app2", "app3"))
+    for (_, earlier_up), (later_down, _) in itertools.pairwise(windows):
+        assert earlier_up <= later_down, f"restarts overlap: {windows}"
+    for name in ("app1", "app2", "app3"):
+        assert "threads = 3" in node(name).file(f"{APP_CONFIG_DIR}/gunicorn.conf.py").content_string
+
+
+def test_no_secret_lands_in_a_journal_or_a_file_outside_the_config_directory(tmp_path: Path) -> None:
+    """After site.yml, deploys and a rollback (the tests above), over sudo as on a real VM."""
+    secrets = [
+        (EPHEMERAL / "secrets" / "secret_key").read_text().strip(),
+        (EPHEMERAL / "secrets" / "demo_password").read_text().strip(),
+    ]
+    patterns = tmp_path / "patterns"
+    patterns.write_text("\n".join(secrets) + "\n")
+    probe = f"{APP_CONFIG_DIR}/.secret-probe"
+    for name in (*FRONT_NAMES, *APPS):
+        host = node(name)
+        journal = host.check_output("journalctl --no-pager --output cat")
+        assert "COMMAND=" in journal, f"{name}'s journal should hold the sudo lines of the runs"
+        assert not any(secret in journal for secret in secrets), f"a secret is in {name}'s journal"
+        # The patterns reach the node by docker cp, never on a command line.
+        host.check_output(f"mkdir -p {APP_CONFIG_DIR}")
+        subprocess.run(["docker", "cp", str(patterns), f"{name}:{probe}"], check=True, capture_output=True)
+        try:
+            found = host.run(
+                f"find /etc /var /opt /srv /root /home /tmp /run -path {APP_CONFIG_DIR} -prune -o -type f -print0 "
+                f"| xargs -0 grep -lsF -f {probe}"
+            ).stdout.split()
+        finally:
+            host.run(f"rm -f {probe}")
+        assert found == [], f"{name}: a secret is in {found}"
