@@ -1,4 +1,4 @@
-# flask-stack: `make lab` brings the four-node lab up; `make test` proves it all.
+# flask-stack: `make lab` brings the lab up (2 fronts + 2 app nodes by default, APPS=/FRONTS= for more); `make test` proves it all.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
