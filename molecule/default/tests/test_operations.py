@@ -47,9 +47,8 @@ def inventory_with_apps(tmp_path: Path, apps: list[str]) -> Path:
     shutil.copytree(inventory_dir(), copy)
     hosts_file = copy / Path(os.environ["MOLECULE_INVENTORY_FILE"]).name
     data = yaml.safe_load(hosts_file.read_text())
-    groups = data["all"]["children"]
-    every_host = {name: vars_ for group in groups.values() for name, vars_ in (group.get("hosts") or {}).items()}
-    groups["apps"]["hosts"] = {name: every_host[name] for name in apps}
+    # Molecule writes each group at the top level, the hosts' connection settings under all.
+    data.setdefault("apps", {})["hosts"] = {name: {} for name in apps}
     hosts_file.write_text(yaml.safe_dump(data))
     return copy
 
