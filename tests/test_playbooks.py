@@ -16,7 +16,7 @@ FORBIDDEN = [
     (re.compile(r"/opt/|/srv/"), "a path under the app's root (role app owns it)"),
     (re.compile(r"/etc/nginx"), "Nginx's configuration (role nginx owns it)"),
     (re.compile(r"/etc/ssl"), "the certificates (role tls owns them)"),
-    (re.compile(r"\b__(app|nginx|tls|common|lock)_"), "a role's private variable"),
+    (re.compile(r"\b__(app|nginx|tls|common|lock|firewall|ssh)_"), "a role's private variable"),
     (re.compile(r"/var/lib/flask-stack"), "the deploy lock (role lock owns it)"),
     (re.compile(r"\b(ansible\.builtin\.)?(replace|lineinfile|blockinfile):"), "an in-place edit"),
 ]

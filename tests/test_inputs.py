@@ -1,0 +1,146 @@
+"""Bad inputs are refused before any node changes, one message per wrong variable.
+
+playbooks/plays/inputs.yml (imported by plays/begin.yml before the deploy lock) runs
+every role's `validate` entry point. Here it runs against an inventory of local hosts
+(one front, one app node): no container and no change, only the checks. Each round sets
+several wrong variables at once (read from a vars file, never from the command line);
+the run must fail and name exactly those variables, each in its own message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+PLACEHOLDER = "change-me-to-a-long-random-string-of-48-or-more-chars"
+
+# (variable, wrong value): breakouts from a configuration file, negative limits, bad
+# formats, placeholder secrets. Variables are unique within a round.
+ROUNDS: list[dict[str, object]] = [
+    {
+        "nginx_static_root": "/; autoindex on; #",
+        "nginx_csp": "default-src 'self'\" always; add_header X-Evil \"1",
+        "nginx_login_rate": "10r/m; allow all",
+        "nginx_status_port": 70000,
+        "nginx_client_max_body_size": "1m;\n",
+        "app_tasks_max": -1,
+        "app_nofile_limit": -5,
+        "app_environment": {"LOGINAPP_ENV": "production\nLOGINAPP_DEBUG=1"},
+        "tls_site_names": ["evil.example; include /etc/passwd"],
+        "tls_cert_days": 5000,
+        "firewall_ssh_sources": ["10.0.0.0/8; accept"],
+        "ssh_max_auth_tries": -1,
+        "common_timezone": "Europe/Berlin\nfoo",
+    },
+    {
+        "app_secret_environment": {"LOGINAPP_SECRET_KEY": PLACEHOLDER},
+        "app_workers": -2,
+        "app_memory_max": "512M\nMemoryMax=infinity",
+        "nginx_static_root": "/",
+        "nginx_server_names": ["ok.example", "bad name"],
+        "tls_ca_days": -1,
+        "ssh_extra_settings": {"X11Forwarding": "yes\nPermitRootLogin yes"},
+    },
+    {
+        "app_secret_environment": {"LOGINAPP_SECRET_KEY": "Tiny-Key-9"},
+        "app_port": 0,
+        "nginx_static_root": "/srv/../etc",
+    },
+]
+SECRET_VALUES = [PLACEHOLDER, "Tiny-Key-9"]
+
+
+def write_inventory(directory: Path) -> Path:
+    """One front and one app node, both this machine (connection local), valid inputs."""
+    python = sys.executable
+    hosts = {
+        "all": {
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": python},
+            "children": {
+                "fronts": {"hosts": {"front1": {}}},
+                "apps": {"hosts": {"app1": {}}},
+            },
+        }
+    }
+    (directory / "hosts.yml").write_text(yaml.safe_dump(hosts))
+    group_vars = directory / "group_vars" / "all"
+    group_vars.mkdir(parents=True)
+    good = {
+        "tls_site_names": ["flask-stack.test"],
+        "tls_ca_dir": str(directory / "ca"),
+        "app_secret_environment": {"LOGINAPP_SECRET_KEY": secrets.token_urlsafe(48)},
+        "app_config_files": [{"name": "users", "content": "demo:$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA\n"}],
+    }
+    (group_vars / "main.yml").write_text(yaml.safe_dump(good))
+    playbook = directory / "check.yml"
+    playbook.write_text(
+        yaml.safe_dump(
+            [
+                {"name": "Read the facts the checks use", "hosts": "all", "gather_facts": True, "tasks": []},
+                {"import_playbook": str(ROOT / "playbooks" / "plays" / "inputs.yml")},
+            ],
+            sort_keys=False,
+        )
+    )
+    return playbook
+
+
+def run_checks(directory: Path, playbook: Path, wrong: dict[str, object]) -> tuple[int, list[str], str]:
+    """Run the checks with the wrong values; return the exit code, every failure message and the output."""
+    extra = directory / "wrong.yml"
+    extra.write_text(yaml.safe_dump(wrong))
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        "ANSIBLE_CALLBACKS_ENABLED": "",
+        "ANSIBLE_CACHE_PLUGIN": "memory",
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(directory / "hosts.yml"),
+         "-e", f"@{extra}", str(playbook)],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300, check=False,
+    )  # fmt: skip
+    messages = []
+    for play in json.loads(result.stdout)["plays"]:
+        for task in play["tasks"]:
+            for outcome in task["hosts"].values():
+                for item in outcome.get("results", [outcome]):
+                    if item.get("failed"):
+                        messages.append(str(item.get("msg", "")))
+    return result.returncode, messages, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def checks(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("inputs")
+    playbook = write_inventory(directory)
+    return lambda wrong: run_checks(directory, playbook, wrong)
+
+
+def test_good_inputs_pass(checks) -> None:
+    code, messages, output = checks({})
+    assert code == 0 and messages == [], output[-3000:]
+
+
+@pytest.mark.parametrize("wrong", ROUNDS, ids=lambda r: ",".join(r))
+def test_each_wrong_input_is_named_in_its_own_message(checks, wrong) -> None:
+    code, messages, output = checks(wrong)
+    assert code != 0, f"the checks passed with {sorted(wrong)}"
+    assert any("Nothing was changed" in m for m in messages), messages
+    per_variable = [m for m in messages if "Nothing was changed" not in m]
+    named = {name for name in wrong if any(name in m for m in per_variable)}
+    assert named == set(wrong), f"not named: {sorted(set(wrong) - named)}\n" + "\n".join(per_variable)
+    for message in per_variable:
+        assert sum(name in message for name in wrong) == 1 or len(wrong) == 1, f"one variable per message: {message}"
+    for secret in SECRET_VALUES:
+        assert secret not in output, "a secret value was printed"
