@@ -78,6 +78,11 @@ def test_development_allows_missing_key_and_insecure_cookie() -> None:
         ("LOGINAPP_SESSION_LIFETIME", "0"),
         ("LOGINAPP_SESSION_LIFETIME", "1.5"),
         ("LOGINAPP_MAX_CONTENT_LENGTH", "lots"),
+        ("LOGINAPP_EXPOSE_HOSTNAME", "maybe"),
+        ("LOGINAPP_TRUSTED_PROXIES", "10.0.0.1,front1"),
+        ("LOGINAPP_LOGIN_CONCURRENCY", "-1"),
+        ("LOGINAPP_LOGIN_PROCESS_CONCURRENCY", "0"),
+        ("LOGINAPP_LOGIN_WAIT_MS", "60000"),
     ],
 )
 def test_invalid_values(name: str, value: str) -> None:
@@ -94,6 +99,19 @@ def test_defaults() -> None:
     assert settings.proxy_hops == 0
     assert settings.session_lifetime == 3600
     assert settings.max_content_length == 65536
+    assert settings.expose_hostname is False
+    assert [str(n) for n in settings.trusted_proxies] == ["127.0.0.1/32", "::1/128"]
+    assert settings.login_concurrency == 0
+    assert settings.login_process_concurrency == 1
+    assert settings.login_wait_ms == 1000
+    assert settings.login_lock_dir is None
+
+
+def test_lock_dir_defaults_to_the_runtime_directory() -> None:
+    base = {"LOGINAPP_SECRET_KEY": SECRET, "LOGINAPP_USERS_FILE": "/x"}
+    assert load_settings({**base, "RUNTIME_DIRECTORY": "/run/a:/run/b"}).login_lock_dir == "/run/a"
+    explicit = {**base, "RUNTIME_DIRECTORY": "/run/a", "LOGINAPP_LOGIN_LOCK_DIR": "/srv/locks"}
+    assert load_settings(explicit).login_lock_dir == "/srv/locks"
 
 
 def _probe(app: Flask) -> None:
@@ -132,6 +150,32 @@ def test_proxy_fix_uses_last_hop_only(make_app: Callable[..., Flask]) -> None:
     headers = {**FORWARDED, "X-Forwarded-For": "6.6.6.6, 203.0.113.9"}
     data = app.test_client().get("/probe", headers=headers).get_json()
     assert data["remote_addr"] == "203.0.113.9"
+
+
+@pytest.mark.parametrize(
+    ("peer", "trusted"),
+    [
+        ("127.0.0.1", True),
+        ("10.0.0.7", True),
+        ("::ffff:10.0.0.7", True),
+        ("10.0.0.8", False),
+        ("192.0.2.1", False),
+        ("::1", False),
+    ],
+)
+def test_forwarded_headers_count_only_from_trusted_proxies(
+    make_app: Callable[..., Flask], peer: str, trusted: bool
+) -> None:
+    app = make_app(LOGINAPP_PROXY_HOPS="1", LOGINAPP_TRUSTED_PROXIES="127.0.0.1, 10.0.0.7/32")
+    _probe(app)
+    data = app.test_client().get("/probe", headers=FORWARDED, environ_base={"REMOTE_ADDR": peer})
+    answer = data.get_json()
+    if trusted:
+        assert (answer["remote_addr"], answer["scheme"]) == ("203.0.113.9", "https")
+        assert answer["host"] == "login.example.org"
+    else:
+        assert (answer["remote_addr"], answer["scheme"]) == (peer, "http")
+        assert answer["host"] == "localhost"
 
 
 def test_no_proxy_fix_by_default(make_app: Callable[..., Flask]) -> None:

@@ -24,6 +24,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
             "LOGINAPP_USERS_FILE": str(path),
             "LOGINAPP_PROXY_HOPS": "1",
             "LOGINAPP_MAX_CONTENT_LENGTH": "16384",
+            "LOGINAPP_EXPOSE_HOSTNAME": "true",
             "PASSWORD_HASHER": FAST_HASHER,
         }
     )

@@ -39,13 +39,18 @@ def test_good_login_redirects_home_with_secure_cookie(client: FlaskClient) -> No
     assert "Expires=" in session_cookie  # permanent session
 
 
-def test_home_shows_user_hostname_release(client: FlaskClient) -> None:
+@pytest.mark.parametrize("expose", [True, False])
+def test_home_shows_user_release_and_hostname_when_exposed(
+    make_app: Callable[..., Flask], expose: bool
+) -> None:
+    client = make_app(LOGINAPP_EXPOSE_HOSTNAME=str(expose).lower()).test_client()
     login(client, "alice", USERS["alice"])
     response = client.get("/home")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "alice" in html
-    assert socket.gethostname() in html
+    assert (socket.gethostname() in html) is expose
+    assert ("Served by" in html) is expose
     assert "r-test-42" in html
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -247,11 +252,7 @@ def test_old_cookie_does_not_survive_relogin(client: FlaskClient) -> None:
 def test_healthz(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {
-        "status": "ok",
-        "release": "r-test-42",
-        "hostname": socket.gethostname(),
-    }
+    assert response.get_json() == {"status": "ok", "release": "r-test-42"}
     assert "Set-Cookie" not in response.headers
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -268,10 +269,29 @@ def test_default_release_is_dev(make_app: Callable[..., Flask]) -> None:
     assert app.test_client().get("/healthz").get_json()["release"] == "dev"
 
 
-@pytest.mark.parametrize("path", ["/", "/healthz", "/nope", "/home", "/static/style.css"])
-def test_x_served_by_header(client: FlaskClient, path: str) -> None:
-    response = client.get(path)
+def test_healthz_names_the_host_when_exposed(make_app: Callable[..., Flask]) -> None:
+    client = make_app(LOGINAPP_EXPOSE_HOSTNAME="1").test_client()
+    assert client.get("/healthz").get_json() == {
+        "status": "ok",
+        "release": "r-test-42",
+        "hostname": socket.gethostname(),
+    }
+
+
+PATHS = ["/", "/healthz", "/nope", "/home", "/static/style.css"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_x_served_by_header_when_exposed(make_app: Callable[..., Flask], path: str) -> None:
+    response = make_app(LOGINAPP_EXPOSE_HOSTNAME="yes").test_client().get(path)
     assert response.headers["X-Served-By"] == socket.gethostname()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_no_host_name_by_default(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert "X-Served-By" not in response.headers
+    assert socket.gethostname() not in response.get_data(as_text=True)
 
 
 def test_static_css(client: FlaskClient) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import secrets
 import socket
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, request, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -17,7 +20,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors, views
 from .config import ConfigError, Settings, load_settings
+from .limits import LoginGate
 from .users import UserStore, load_users
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 __all__ = ["ConfigError", "Settings", "create_app"]
 __version__ = "0.1.0"
@@ -42,6 +49,64 @@ def static_url(filename: str) -> str:
         return f"{current_app.static_url_path}/{filename}"
 
 
+AUTH_LOGGER = "loginapp.auth"
+# Environment variables of the process that are not LOGINAPP_* but that the settings read.
+PROCESS_ENVIRONMENT = ("RUNTIME_DIRECTORY",)
+
+
+class TrustedProxyFix:
+    """ProxyFix for requests whose direct peer is a trusted proxy; others pass unchanged.
+
+    Werkzeug's ProxyFix believes X-Forwarded-* from whoever connects. Here only a peer in
+    ``trusted`` (the fronts, loopback) gets them applied; any other peer's forwarded headers
+    are ignored, so it cannot forge its address, scheme or host.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        hops: int,
+        trusted: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network],
+    ) -> None:
+        self.app = app
+        self.trusted = tuple(trusted)
+        self.fixed = ProxyFix(app, x_for=hops, x_proto=hops, x_host=hops)
+
+    def is_trusted(self, peer: str | None) -> bool:
+        try:
+            address = ipaddress.ip_address((peer or "").split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.trusted)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        if self.is_trusted(environ.get("REMOTE_ADDR")):
+            return self.fixed(environ, start_response)
+        return self.app(environ, start_response)
+
+
+class StderrLineHandler(logging.Handler):
+    """Each record as one line on the process's stderr of the moment (the journal under systemd)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def _auth_logger() -> logging.Logger:
+    """The sign-in log (see README.md, "Sign-in log"); records also propagate as usual."""
+    logger = logging.getLogger(AUTH_LOGGER)
+    logger.setLevel(logging.INFO)
+    if not any(isinstance(h, StderrLineHandler) for h in logger.handlers):
+        logger.addHandler(StderrLineHandler())
+    return logger
+
+
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create the WSGI app.
 
@@ -50,7 +115,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     ``PASSWORD_HASHER`` to use cheap argon2 parameters in tests).
     """
     overrides = dict(config or {})
-    environ = {k: v for k, v in os.environ.items() if k.startswith("LOGINAPP_")}
+    environ = {
+        k: v for k, v in os.environ.items() if k.startswith("LOGINAPP_") or k in PROCESS_ENVIRONMENT
+    }
     environ.update({k: str(v) for k, v in overrides.items() if k.startswith("LOGINAPP_")})
     extra = {k: v for k, v in overrides.items() if not k.startswith("LOGINAPP_")}
     settings = load_settings(environ)
@@ -68,7 +135,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         LOGINAPP_SETTINGS=settings,
         LOGINAPP_RELEASE=settings.release,
-        LOGINAPP_HOSTNAME=socket.gethostname(),
+        LOGINAPP_HOSTNAME=socket.gethostname() if settings.expose_hostname else None,
     )
     if not settings.production and not settings.secret_key:
         app.logger.warning("LOGINAPP_SECRET_KEY not set: using a random per-process key")
@@ -78,21 +145,33 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     store = UserStore(users, app.config.get("PASSWORD_HASHER"))
     _ = store.dummy_hash  # computed now so the first unknown-user login is not slower
     app.extensions["loginapp.users"] = store
+    app.extensions["loginapp.login_gate"] = LoginGate(
+        process=settings.login_process_concurrency,
+        node=settings.login_concurrency,
+        lock_dir=settings.login_lock_dir,
+        wait_ms=settings.login_wait_ms,
+    )
+    if settings.login_concurrency and not settings.login_lock_dir:
+        app.logger.warning(
+            "LOGINAPP_LOGIN_CONCURRENCY is set but there is no lock directory "
+            "(LOGINAPP_LOGIN_LOCK_DIR or RUNTIME_DIRECTORY): only the per-process limit applies"
+        )
+    app.extensions["loginapp.auth_log"] = _auth_logger()
     CSRFProtect(app)
     app.register_blueprint(views.bp)
     app.add_template_global(static_url)
     errors.register(app)
 
     hostname = app.config["LOGINAPP_HOSTNAME"]
+    if hostname:
 
-    @app.after_request
-    def served_by(response: Response) -> Response:
-        response.headers["X-Served-By"] = hostname
-        return response
+        @app.after_request
+        def served_by(response: Response) -> Response:
+            response.headers["X-Served-By"] = hostname
+            return response
 
     if settings.proxy_hops:
-        hops = settings.proxy_hops
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, settings.proxy_hops, settings.trusted_proxies
         )
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from flask import (
@@ -19,12 +20,33 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from .forms import LoginForm, LogoutForm
+from .limits import LoginGate
 from .users import UserStore
 
 bp = Blueprint("views", __name__)
 
 INVALID_CREDENTIALS = "Invalid username or password."
 MISSING_FIELDS = "Please enter a username and a password."
+BUSY = "Too many sign-ins at this moment. Please try again in a few seconds."
+# Seconds a client is asked to wait (Retry-After) when every sign-in slot was busy.
+RETRY_AFTER = 2
+# Longest user name written to the sign-in log.
+LOG_USER_MAX = 64
+
+
+def log_user(name: str) -> str:
+    """A user name fit for one log line: no control or non-printable characters, no quotes
+    or backslashes (each becomes ``?``), at most LOG_USER_MAX characters."""
+    cleaned = "".join(ch if ch.isprintable() and ch not in '"\\' else "?" for ch in name)
+    return cleaned[:LOG_USER_MAX]
+
+
+def _log_sign_in(event: str, username: str) -> None:
+    """One greppable line: ``login <event> user="<name>" client=<address>``."""
+    logger: logging.Logger = current_app.extensions["loginapp.auth_log"]
+    logger.warning(
+        'login %s user="%s" client=%s', event, log_user(username), request.remote_addr or "-"
+    )
 
 
 def safe_next(target: str | None) -> str | None:
@@ -44,6 +66,11 @@ def safe_next(target: str | None) -> str | None:
 def _store() -> UserStore:
     store: UserStore = current_app.extensions["loginapp.users"]
     return store
+
+
+def _gate() -> LoginGate:
+    gate: LoginGate = current_app.extensions["loginapp.login_gate"]
+    return gate
 
 
 def _current_user() -> str | None:
@@ -69,18 +96,28 @@ def login() -> BaseResponse:
     if request.method == "POST":
         if form.validate_on_submit():
             username = form.username.data or ""
-            if _store().verify(username, form.password.data or ""):
+            with _gate().slot() as free:
+                verified = free and _store().verify(username, form.password.data or "")
+            if verified:
                 session.clear()
                 session.permanent = True
                 session["user"] = username
                 return redirect(next_url or url_for("views.home"), code=303)
-            error, status = INVALID_CREDENTIALS, 401
+            if free:
+                _log_sign_in("failed", username)
+                error, status = INVALID_CREDENTIALS, 401
+            else:
+                _log_sign_in("busy", username)
+                error, status = BUSY, 503
         else:
             error, status = MISSING_FIELDS, 400
     form.password.data = None
     action = url_for("views.login", next=next_url) if next_url else url_for("views.login")
     body = render_template("login.html", form=form, error=error, action=action)
-    return _no_store(make_response(body, status))
+    response = _no_store(make_response(body, status))
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
 
 
 @bp.get("/home")
@@ -107,10 +144,9 @@ def logout() -> BaseResponse:
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    response = jsonify(
-        status="ok",
-        release=current_app.config["LOGINAPP_RELEASE"],
-        hostname=current_app.config["LOGINAPP_HOSTNAME"],
-    )
+    answer = {"status": "ok", "release": current_app.config["LOGINAPP_RELEASE"]}
+    if current_app.config["LOGINAPP_HOSTNAME"]:
+        answer["hostname"] = current_app.config["LOGINAPP_HOSTNAME"]
+    response = jsonify(answer)
     response.headers["Cache-Control"] = "no-store"
     return response
