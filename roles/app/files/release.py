@@ -7,8 +7,17 @@ release.py id SOURCE
     -dirty-<content hash> when the source has uncommitted changes.
 release.py build SOURCE OUTDIR --python-version 3.11 --arch x86_64 --glibc 2.36 [--extra REQ ...]
     put the app's wheel and every dependency's wheel (for the nodes' Python and
-    platform) into OUTDIR/wheels and a pinned OUTDIR/requirements.txt; print
-    {"changed": bool}. An OUTDIR that is already complete is left alone.
+    platform) into OUTDIR/release.tar (wheels/ and requirements.txt); print
+    {"changed": bool, "locked": bool}. An OUTDIR that is already complete is left alone.
+    With SOURCE/requirements.lock (and SOURCE/requirements-build.lock) the build is locked:
+    every wheel is checked against the lock's sha256, requirements.txt carries the hashes
+    so the nodes check them too, and a lock made for other inputs is refused. The app's
+    wheel is built from a copy of its files with SOURCE_DATE_EPOCH set to its last commit,
+    so two builds of one commit give byte-identical wheels and archive.
+release.py lock SOURCE --python-version 3.11 --platform x86_64-manylinux_2_36 [REQ ...]
+    write SOURCE/requirements.lock (the project's dependencies and the server
+    requirements REQ, resolved for the nodes) and SOURCE/requirements-build.lock (its
+    build backend) with uv pip compile --generate-hashes. scripts/lock-deps calls it.
 """
 
 from __future__ import annotations
@@ -16,16 +25,25 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ARCHIVE = "release.tar"
+LOCK = "requirements.lock"
+BUILD_LOCK = "requirements-build.lock"
+LOCK_SCRIPT = "scripts/lock-deps"
+ZIP_EPOCH = 315532800  # 1980-01-01, the earliest time a zip file holds
+IGNORED = {".git", ".venv", "build", "dist", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
 WHEEL_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)-.*\.whl$")
 
 
@@ -90,39 +108,242 @@ def manylinux_platforms(arch: str, glibc: str) -> list[str]:
     return tags
 
 
-def pip(*args: str) -> None:
+def pip(*args: str, env: dict[str, str] | None = None, hint: str = "") -> None:
     cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
-        raise SystemExit(f"release: {' '.join(cmd[2:5])} failed:\n{result.stderr.strip()}")
+        raise SystemExit(f"release: {' '.join(cmd[2:5])} failed:\n{result.stderr.strip()}{hint}")
 
 
-def build(source: Path, outdir: Path, python_version: str, platforms: list[str], extras: list[str]) -> bool:
-    """Fill outdir with the app's wheels for the nodes. False when it was already complete."""
+# --- The lock files --------------------------------------------------------------
+
+
+def pyproject(source: Path) -> dict[str, Any]:
+    return tomllib.loads((source / "pyproject.toml").read_text())
+
+
+def runtime_inputs(source: Path, extras: list[str]) -> list[str]:
+    """What the runtime lock resolves: the project's dependencies and the server requirements."""
+    deps = [str(d) for d in pyproject(source).get("project", {}).get("dependencies", [])]
+    return sorted({" ".join(req.split()) for req in [*deps, *extras]})
+
+
+def build_inputs(source: Path) -> list[str]:
+    """What the build lock resolves: the build backend the project names (PEP 517/518)."""
+    requires = pyproject(source).get("build-system", {}).get("requires", ["setuptools>=40.8.0"])
+    return sorted({" ".join(str(req).split()) for req in requires})
+
+
+def lock_command(source: Path, extras: list[str], python_version: str, platform: str) -> str:
+    """The command that regenerates the lock files for these inputs."""
+    return shlex.join([LOCK_SCRIPT, "--source", str(source), "--python-version", python_version,
+                       "--platform", platform, *extras])  # fmt: skip
+
+
+def read_header(lock: Path) -> tuple[list[str], str]:
+    """The inputs and the target a lock file was made for, from its `# lock-...:` lines."""
+    inputs: list[str] = []
+    target = ""
+    for line in lock.read_text().splitlines():
+        if line.startswith("# lock-input: "):
+            inputs.append(line.removeprefix("# lock-input: ").strip())
+        elif line.startswith("# lock-target: "):
+            target = line.removeprefix("# lock-target: ").strip()
+    return inputs, target
+
+
+def parse_target(target: str) -> tuple[str, str, tuple[int, int]]:
+    """'3.11 x86_64-manylinux_2_36' -> ('3.11', 'x86_64', (2, 36))."""
+    match = re.fullmatch(r"(?P<py>\d+\.\d+) (?P<arch>[a-z0-9_]+)-manylinux_(?P<major>\d+)_(?P<minor>\d+)", target)
+    if not match:
+        raise SystemExit(f"release: lock target {target!r} is not like '3.11 x86_64-manylinux_2_36'")
+    return match["py"], match["arch"], (int(match["major"]), int(match["minor"]))
+
+
+def check_lock(lock: Path, wanted: list[str], regenerate: str) -> str:
+    """Refuse a lock made for other inputs than the project asks for now; return its target."""
+    recorded, target = read_header(lock)
+    if recorded != wanted:
+        changes = [
+            *(f"+{req}" for req in wanted if req not in recorded),
+            *(f"-{req}" for req in recorded if req not in wanted),
+        ]
+        raise SystemExit(
+            f"release: {lock} is stale: the build asks for other requirements than it was made for "
+            f"({', '.join(changes)}). Regenerate it with `{regenerate}` and commit it."
+        )
+    return target
+
+
+def uv() -> str:
+    found = shutil.which("uv", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if found is None:
+        raise SystemExit("release: uv is missing: run `make venv` (requirements.txt pins it)")
+    return found
+
+
+def compile_lock(source: Path, requirements: list[str], resolve_args: list[str], header: list[str]) -> str:
+    """A hash lock of these requirements, resolved by `uv pip compile --generate-hashes`."""
+    cmd = [uv(), "pip", "compile", "--quiet", "--no-config", "--no-header", "--generate-hashes",
+           "--annotation-style", "line", *resolve_args, "-"]  # fmt: skip
+    result = subprocess.run(cmd, input="\n".join(requirements) + "\n", capture_output=True, text=True,
+                            cwd=source, check=False)  # fmt: skip
+    if result.returncode != 0:
+        raise SystemExit(f"release: uv pip compile failed:\n{result.stderr.strip()}")
+    header = [
+        *header,
+        f"# Written by `{LOCK_SCRIPT}` (uv pip compile --generate-hashes); do not edit by hand. The release",
+        "# build refuses this file when the lock-input lines differ from what the build asks for.",
+        *(f"# lock-input: {req}" for req in requirements),
+    ]
+    return "\n".join([*header, *result.stdout.splitlines()]) + "\n"
+
+
+def lock(source: Path, extras: list[str], python_version: str, platform: str) -> list[Path]:
+    """Write the runtime and the build lock files of a project directory; return the changed ones."""
+    parse_target(f"{python_version} {platform}")
+    name, _ = project_metadata(source)
+    runtime = runtime_inputs(source, extras)
+    build = build_inputs(source)
+    files = {
+        source / LOCK: compile_lock(
+            source,
+            runtime,
+            ["--python-version", python_version, "--python-platform", platform],
+            [
+                f"# Hash lock of {name}'s runtime dependencies and the server requirements, shipped to the nodes.",
+                f"# lock-target: {python_version} {platform}",
+            ],
+        ),
+        source / BUILD_LOCK: compile_lock(
+            source,
+            build,
+            ["--universal", "--python-version", python_version],
+            [f"# Hash lock of {name}'s build backend, installed on the controller to build its wheel."],
+        ),
+    }
+    changed = []
+    for path, text in files.items():
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            changed.append(path)
+    return changed
+
+
+# --- The build -------------------------------------------------------------------
+
+
+def source_epoch(source: Path) -> int:
+    """SOURCE_DATE_EPOCH for the build: the time of the last commit that changed the source, else a fixed date."""
+    stamp = git(source, "log", "-1", "--format=%ct", "--", ".")
+    return int(stamp) if stamp else ZIP_EPOCH
+
+
+def copy_source(source: Path, dest: Path) -> None:
+    """Copy the files a release is made of (git's view: tracked and untracked, not ignored), modes normalised.
+
+    Building from a copy keeps stale build/ and *.egg-info directories of the work tree out of the wheel.
+    """
+    listed = git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ".")
+    if listed is not None:
+        names = [name for name in listed.split("\0") if name]
+    else:
+        names = [str(p.relative_to(source)) for p in source.rglob("*")
+                 if p.is_file() and not IGNORED.intersection(p.relative_to(source).parts)
+                 and not any(part.endswith(".egg-info") for part in p.parts)]  # fmt: skip
+    for name in sorted(names):
+        path = source / name
+        if not path.is_file():  # deleted but still tracked
+            continue
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        target.chmod(0o755 if path.stat().st_mode & 0o111 else 0o644)
+    for directory in [dest, *(p for p in dest.rglob("*") if p.is_dir())]:
+        directory.chmod(0o755)
+
+
+def build_app_wheel(source: Path, stage: Path, work: Path, env: dict[str, str], regenerate: str) -> None:
+    """Build the project's wheel reproducibly, with the locked build backend when it has a build lock."""
+    tree = work / "src"
+    copy_source(source, tree)
+    build_lock = source / BUILD_LOCK
+    if not build_lock.is_file():
+        pip("wheel", "--no-deps", "--wheel-dir", str(stage), str(tree), env=env)
+        return
+    check_lock(build_lock, build_inputs(source), regenerate)
+    backend = work / "backend"
+    hint = f"\nIf the build backend changed, regenerate the locks with `{regenerate}`."
+    pip("download", "--require-hashes", "--only-binary=:all:", "--dest", str(backend), "-r", str(build_lock), hint=hint)
+    pip("wheel", "--no-deps", "--no-index", "--find-links", str(backend), "--wheel-dir", str(stage), str(tree), env=env)
+
+
+def normalised(epoch: int) -> Callable[[tarfile.TarInfo], tarfile.TarInfo]:
+    def member(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        info.mtime = epoch
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        info.mode = 0o755 if info.isdir() or info.mode & 0o111 else 0o644
+        return info
+
+    return member
+
+
+def build(source: Path, outdir: Path, python_version: str, arch: str, glibc: str, extras: list[str]) -> dict[str, bool]:
+    """Fill outdir with the app's wheels for the nodes. changed is false when it was already complete."""
+    locked = source.is_dir() and (source / LOCK).is_file()
     if (outdir / ARCHIVE).exists():
-        return False
+        return {"changed": False, "locked": locked}
     name, version = project_metadata(source)
+    platforms = manylinux_platforms(arch, glibc)
+    target_args = ["--only-binary=:all:", "--implementation", "cp", "--python-version", python_version,
+                   *(f"--platform={p}" for p in platforms)]  # fmt: skip
+    epoch = source_epoch(source if source.is_dir() else source.parent)
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
+    node_glibc = tuple(int(part) for part in glibc.split(".")[:2])
+    regenerate = lock_command(source, extras, python_version, f"{arch}-manylinux_{node_glibc[0]}_{node_glibc[1]}")
     with tempfile.TemporaryDirectory(prefix="release-") as tmp:
-        stage = Path(tmp) / "wheels"
+        work = Path(tmp)
+        stage = work / "wheels"
         stage.mkdir()
-        if source.is_file():
-            shutil.copy2(source, stage / source.name)
+        requirements = work / "requirements.txt"
+        if locked:
+            lock_file = source / LOCK
+            target = read_header(lock_file)[1]
+            lock_py, lock_arch, lock_glibc = parse_target(target)
+            if (lock_py, lock_arch) != (python_version, arch) or lock_glibc > node_glibc:
+                raise SystemExit(
+                    f"release: {lock_file} is for CPython {lock_py} on {lock_arch} (glibc >= "
+                    f"{'.'.join(map(str, lock_glibc))}) but the nodes run CPython {python_version} on {arch} "
+                    f"(glibc {glibc}). Regenerate it with `{regenerate}` and commit it."
+                )
+            check_lock(lock_file, runtime_inputs(source, extras), regenerate)
+            build_app_wheel(source, stage, work, env, regenerate)
+            app_wheel = next(stage.glob("*.whl"))
+            hint = f"\nIf the app's dependencies changed, regenerate the lock with `{regenerate}`."
+            pip("download", "--require-hashes", *target_args, "--dest", str(stage), "-r", str(lock_file), hint=hint)
+            digest = hashlib.sha256(app_wheel.read_bytes()).hexdigest()
+            requirements.write_text(f"{name}=={version} --hash=sha256:{digest}\n{lock_file.read_text()}")
+            # What the nodes will run, offline and hash-checked: every dependency of the app must be locked.
+            pip("download", "--no-index", "--find-links", str(stage), "--require-hashes", *target_args,
+                "--dest", str(stage), "-r", str(requirements), hint=hint)  # fmt: skip
         else:
-            pip("wheel", "--no-deps", "--wheel-dir", str(stage), str(source))
-        app_wheel = next(stage.glob("*.whl"))
-        pip("download", "--dest", str(stage), "--only-binary=:all:", "--implementation", "cp",
-            "--python-version", python_version, *(f"--platform={p}" for p in platforms),
-            str(app_wheel), *extras)  # fmt: skip
-        (Path(tmp) / "requirements.txt").write_text("\n".join([f"{name}=={version}", *extras]) + "\n")
+            if source.is_file():
+                shutil.copy2(source, stage / source.name)
+            else:
+                build_app_wheel(source, stage, work, env, regenerate)
+            app_wheel = next(stage.glob("*.whl"))
+            pip("download", "--dest", str(stage), *target_args, str(app_wheel), *extras)
+            requirements.write_text("\n".join([f"{name}=={version}", *extras]) + "\n")
         if outdir.exists():
             shutil.rmtree(outdir)
         outdir.mkdir(parents=True)
         partial = outdir / f"{ARCHIVE}.partial"
-        with tarfile.open(partial, "w") as archive:
-            archive.add(stage, arcname="wheels")
-            archive.add(Path(tmp) / "requirements.txt", arcname="requirements.txt")
+        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
+            archive.add(stage, arcname="wheels", filter=normalised(epoch))
+            archive.add(requirements, arcname="requirements.txt", filter=normalised(epoch))
         partial.rename(outdir / ARCHIVE)
-    return True
+    return {"changed": True, "locked": locked}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -136,16 +357,25 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--arch", required=True, help="the nodes' machine, e.g. x86_64 or aarch64")
     b.add_argument("--glibc", required=True, help="the nodes' glibc version, e.g. 2.36")
     b.add_argument("--extra", action="append", default=[])
+    lk = sub.add_parser("lock")
+    lk.add_argument("source", type=Path)
+    lk.add_argument("--python-version", required=True, help="the nodes' Python, e.g. 3.11")
+    lk.add_argument("--platform", required=True, help="the nodes' platform for uv, e.g. x86_64-manylinux_2_36")
+    lk.add_argument("extras", nargs="*", metavar="REQ", help="server requirements locked next to the app's")
     args = parser.parse_args(argv)
     source = args.source.resolve()
     if not source.exists():
         raise SystemExit(f"release: source {source} does not exist")
     if args.command == "id":
         print(json.dumps(release_id(source)))
+    elif args.command == "lock":
+        if not (source / "pyproject.toml").is_file():
+            raise SystemExit(f"release: {source} has no pyproject.toml to lock")
+        changed = lock(source, args.extras, args.python_version, args.platform)
+        print(json.dumps({"changed": [str(path) for path in changed]}))
     else:
-        platforms = manylinux_platforms(args.arch, args.glibc)
-        changed = build(source, args.outdir.resolve(), args.python_version, platforms, args.extra)
-        print(json.dumps({"changed": changed}))
+        result = build(source, args.outdir.resolve(), args.python_version, args.arch, args.glibc, args.extra)
+        print(json.dumps(result))
 
 
 if __name__ == "__main__":
