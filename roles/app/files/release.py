@@ -248,12 +248,13 @@ def copy_source(source: Path, dest: Path) -> None:
     if listed is not None:
         names = [name for name in listed.split("\0") if name]
     else:
-        names = [str(p.relative_to(source)) for p in source.rglob("*")
-                 if p.is_file() and not IGNORED.intersection(p.relative_to(source).parts)
-                 and not any(part.endswith(".egg-info") for part in p.parts)]  # fmt: skip
+        names = [str(p.relative_to(source)) for p in source.rglob("*")]
     for name in sorted(names):
         path = source / name
-        if not path.is_file():  # deleted but still tracked
+        parts = Path(name).parts
+        if IGNORED.intersection(parts) or any(part.endswith(".egg-info") for part in parts):
+            continue  # build output, even where no .gitignore says so
+        if not path.is_file():  # a directory, or deleted but still tracked
             continue
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -263,19 +264,41 @@ def copy_source(source: Path, dest: Path) -> None:
         directory.chmod(0o755)
 
 
-def build_app_wheel(source: Path, stage: Path, work: Path, env: dict[str, str], regenerate: str) -> None:
-    """Build the project's wheel reproducibly, with the locked build backend when it has a build lock."""
+def build_app_wheel(source: Path, stage: Path, work: Path, env: dict[str, str], regenerate: str) -> Path:
+    """Build the project's wheel into stage reproducibly, with the locked build backend when it has a build lock."""
     tree = work / "src"
     copy_source(source, tree)
+    built = work / "app"
     build_lock = source / BUILD_LOCK
     if not build_lock.is_file():
-        pip("wheel", "--no-deps", "--wheel-dir", str(stage), str(tree), env=env)
-        return
-    check_lock(build_lock, build_inputs(source), regenerate)
-    backend = work / "backend"
-    hint = f"\nIf the build backend changed, regenerate the locks with `{regenerate}`."
-    pip("download", "--require-hashes", "--only-binary=:all:", "--dest", str(backend), "-r", str(build_lock), hint=hint)
-    pip("wheel", "--no-deps", "--no-index", "--find-links", str(backend), "--wheel-dir", str(stage), str(tree), env=env)
+        pip("wheel", "--no-deps", "--wheel-dir", str(built), str(tree), env=env)
+    else:
+        check_lock(build_lock, build_inputs(source), regenerate)
+        backend = work / "backend"
+        hint = f"\nIf the build backend changed, regenerate the locks with `{regenerate}`."
+        pip(
+            "download",
+            "--require-hashes",
+            "--only-binary=:all:",
+            "--dest",
+            str(backend),
+            "-r",
+            str(build_lock),
+            hint=hint,
+        )
+        pip(
+            "wheel",
+            "--no-deps",
+            "--no-index",
+            "--find-links",
+            str(backend),
+            "--wheel-dir",
+            str(built),
+            str(tree),
+            env=env,
+        )
+    wheel = next(built.glob("*.whl"))
+    return Path(shutil.move(wheel, stage / wheel.name))
 
 
 def normalised(epoch: int) -> Callable[[tarfile.TarInfo], tarfile.TarInfo]:
@@ -318,10 +341,9 @@ def build(source: Path, outdir: Path, python_version: str, arch: str, glibc: str
                     f"(glibc {glibc}). Regenerate it with `{regenerate}` and commit it."
                 )
             check_lock(lock_file, runtime_inputs(source, extras), regenerate)
-            build_app_wheel(source, stage, work, env, regenerate)
-            app_wheel = next(stage.glob("*.whl"))
             hint = f"\nIf the app's dependencies changed, regenerate the lock with `{regenerate}`."
             pip("download", "--require-hashes", *target_args, "--dest", str(stage), "-r", str(lock_file), hint=hint)
+            app_wheel = build_app_wheel(source, stage, work, env, regenerate)
             digest = hashlib.sha256(app_wheel.read_bytes()).hexdigest()
             requirements.write_text(f"{name}=={version} --hash=sha256:{digest}\n{lock_file.read_text()}")
             # What the nodes will run, offline and hash-checked: every dependency of the app must be locked.
@@ -329,10 +351,9 @@ def build(source: Path, outdir: Path, python_version: str, arch: str, glibc: str
                 "--dest", str(stage), "-r", str(requirements), hint=hint)  # fmt: skip
         else:
             if source.is_file():
-                shutil.copy2(source, stage / source.name)
+                app_wheel = Path(shutil.copy2(source, stage / source.name))
             else:
-                build_app_wheel(source, stage, work, env, regenerate)
-            app_wheel = next(stage.glob("*.whl"))
+                app_wheel = build_app_wheel(source, stage, work, env, regenerate)
             pip("download", "--dest", str(stage), *target_args, str(app_wheel), *extras)
             requirements.write_text("\n".join([f"{name}=={version}", *extras]) + "\n")
         if outdir.exists():
