@@ -38,7 +38,10 @@ KEY_FILE = LAB_DIR / "id_ed25519"
 KNOWN_HOSTS = LAB_DIR / "known_hosts"
 SUMMARY_FILE = LAB_DIR / "lab.json"
 SECRETS_DIR = LAB_DIR / "secrets"
-CA_DIR = LAB_DIR / "tls"
+# The lab's project CA, outside the project tree like role tls's default tls_ca_dir (the same
+# place for an inventory named lab): $XDG_DATA_HOME/flask-stack/tls/lab.
+DATA_HOME = Path(os.environ.get("XDG_DATA_HOME") or "~/.local/share").expanduser()
+CA_DIR = (DATA_HOME if DATA_HOME.is_absolute() else Path("~/.local/share").expanduser()) / "flask-stack" / "tls" / "lab"
 CA_FILE = CA_DIR / "ca.crt"
 NODE_FILE = ROOT / "molecule" / "shared" / "vars" / "node.yml"
 NODE_READY = ROOT / "scripts" / "node-ready"
@@ -392,6 +395,7 @@ def up(args: argparse.Namespace) -> None:
     make_ready(nodes)
     scan_host_keys(nodes)
     make_secrets(SECRETS_DIR)
+    shutil.rmtree(LAB_DIR / "tls", ignore_errors=True)  # an earlier version's lab CA, its key inside the project
     (INVENTORY_DIR / "group_vars").mkdir(parents=True, exist_ok=True)
     (INVENTORY_DIR / "hosts.yml").write_text(render_inventory(nodes))
     (INVENTORY_DIR / "group_vars" / "all.yml").write_text(render_group_vars())
@@ -433,8 +437,9 @@ def down(_: argparse.Namespace) -> None:
         run("docker", "network", "rm", NETWORK)
     shutil.rmtree(INVENTORY_DIR, ignore_errors=True)
     shutil.rmtree(LAB_DIR, ignore_errors=True)
+    shutil.rmtree(CA_DIR, ignore_errors=True)
     shutil.rmtree(FACT_CACHE, ignore_errors=True)
-    print(f"lab: removed {len(ids)} containers, the network, inventory/lab/ and .lab/")
+    print(f"lab: removed {len(ids)} containers, the network, inventory/lab/, .lab/ and the lab's CA {CA_DIR}")
 
 
 def status(_: argparse.Namespace) -> None:
