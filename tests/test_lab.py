@@ -70,6 +70,12 @@ def test_group_vars_read_the_secrets_from_the_lab_directory_without_holding_them
     assert group_vars["app_config_files"][0]["name"] == "users"
 
 
+def test_the_lab_ca_is_outside_the_project_where_tls_ca_dir_says() -> None:
+    assert yaml.safe_load(lab.render_group_vars())["tls_ca_dir"] == str(lab.CA_DIR)
+    assert lab.CA_DIR.is_absolute() and not lab.CA_DIR.is_relative_to(lab.ROOT)
+    assert lab.summary(lab.lab_nodes(apps=2))["ca_file"] == str(lab.CA_DIR / "ca.crt")
+
+
 def test_summary_is_json_with_absolute_paths_the_size_and_ssh_as_the_ops_user() -> None:
     data = json.loads(json.dumps(lab.summary(lab.lab_nodes(apps=3))))
     assert data["inventory"].startswith("/")
