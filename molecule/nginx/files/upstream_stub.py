@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Stub upstream: answers every request with its hostname and logs method, path and X-Request-ID."""
+"""Stub upstream: answers every request with its hostname and logs method, path and X-Request-ID.
+
+GET /echo-headers answers with the forwarded headers it got, as JSON.
+"""
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +24,9 @@ class Handler(BaseHTTPRequestHandler):
             log.write(f"{self.command} {self.path} {self.headers.get('X-Request-ID', '-')}\n")
         status = 404 if self.path.startswith("/missing") else 200
         body = f"stub {socket.gethostname()} {self.command} {self.path}\n".encode()
+        if self.path.startswith("/echo-headers"):
+            names = ("Host", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-For")
+            body = json.dumps({name: self.headers.get(name) for name in names}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
