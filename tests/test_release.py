@@ -140,13 +140,17 @@ def test_two_builds_of_one_commit_ship_byte_identical_wheels_all_from_the_lock(t
     assert set(shipped) == set(locked), "every locked package is shipped, nothing else but the app"
     assert all(digest in locked[name] for name, digest in shipped.items())
     assert f"loginapp==0.1.0 --hash=sha256:{app_digest}" in one["requirements.txt"].decode()
-    # The build backend honoured SOURCE_DATE_EPOCH: every entry of the app's wheel carries the commit time.
+    # The build backend honoured SOURCE_DATE_EPOCH: every entry of the app's wheel carries the commit time ...
     stamp = datetime.datetime.fromtimestamp(int(git(source, "log", "-1", "--format=%ct")), tz=datetime.UTC)
     app_wheel = next(b for n, b in one.items() if n.startswith("wheels/loginapp-"))
     with zipfile.ZipFile(io.BytesIO(app_wheel)) as wheel:
         # (a zip stores even seconds)
         assert {i.date_time for i in wheel.infolist()} == {(*stamp.timetuple()[:5], stamp.second - stamp.second % 2)}
-        assert any(n.endswith("templates/login.html") or n.endswith(".html") for n in wheel.namelist())
+        assert "loginapp/templates/login.html" in wheel.namelist()
+        # ... and it is the locked one.
+        backend = re.search(r"^setuptools==(\S+)", (source / release.BUILD_LOCK).read_text(), re.M)
+        assert backend
+        assert f"Generator: setuptools ({backend[1]})" in wheel.read("loginapp-0.1.0.dist-info/WHEEL").decode()
 
 
 @pytest.mark.parametrize(

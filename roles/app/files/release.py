@@ -34,6 +34,7 @@ import sys
 import tarfile
 import tempfile
 import tomllib
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -264,40 +265,72 @@ def copy_source(source: Path, dest: Path) -> None:
         directory.chmod(0o755)
 
 
+# Runs in a fresh `python -S` whose path holds only the locked backend (PEP 517 hooks).
+HOOKS = """
+import importlib, json, sys
+spec, outdir = sys.argv[1:3]  # the hooks may change sys.argv
+module, _, obj = spec.partition(":")
+backend = importlib.import_module(module)
+for part in filter(None, obj.split(".")):
+    backend = getattr(backend, part)
+hook = getattr(backend, "get_requires_for_build_wheel", None)
+extra = hook() if hook else []
+missing = []
+for req in extra:
+    name = req.split(";")[0].split("[")[0]
+    for sep in "<>=!~ ":
+        name = name.split(sep)[0]
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        missing.append(req)
+if missing:
+    sys.exit("the build backend also asks for " + ", ".join(missing) + ": add them to [build-system] requires")
+print(json.dumps(backend.build_wheel(outdir)))
+"""
+
+
+def unpack_wheels(wheels: Path, site: Path) -> None:
+    """Install pure wheels by unpacking them into one directory (enough for a build backend on sys.path)."""
+    for wheel in sorted(wheels.glob("*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(site)
+    for data in site.glob("*.data"):
+        for scheme in ("purelib", "platlib"):
+            if (data / scheme).is_dir():
+                shutil.copytree(data / scheme, site, dirs_exist_ok=True)
+
+
 def build_app_wheel(source: Path, stage: Path, work: Path, env: dict[str, str], regenerate: str) -> Path:
-    """Build the project's wheel into stage reproducibly, with the locked build backend when it has a build lock."""
+    """Build the project's wheel into stage from a copy of its files, with the locked backend when it has one.
+
+    With a build lock the PEP 517 hooks run in `python -S` over the hash-checked backend wheels and nothing
+    else: no index is asked, so a newer backend cannot slip in, and no environment is installed (fast).
+    """
     tree = work / "src"
     copy_source(source, tree)
     built = work / "app"
+    built.mkdir()
     build_lock = source / BUILD_LOCK
     if not build_lock.is_file():
         pip("wheel", "--no-deps", "--wheel-dir", str(built), str(tree), env=env)
+        wheel = next(built.glob("*.whl"))
     else:
         check_lock(build_lock, build_inputs(source), regenerate)
-        backend = work / "backend"
+        system = pyproject(source).get("build-system", {})
         hint = f"\nIf the build backend changed, regenerate the locks with `{regenerate}`."
-        pip(
-            "download",
-            "--require-hashes",
-            "--only-binary=:all:",
-            "--dest",
-            str(backend),
-            "-r",
-            str(build_lock),
-            hint=hint,
-        )
-        pip(
-            "wheel",
-            "--no-deps",
-            "--no-index",
-            "--find-links",
-            str(backend),
-            "--wheel-dir",
-            str(built),
-            str(tree),
-            env=env,
-        )
-    wheel = next(built.glob("*.whl"))
+        pip("download", "--require-hashes", "--only-binary=:all:", "--dest", str(work / "backend"),
+            "-r", str(build_lock), hint=hint)  # fmt: skip
+        site = work / "backend-site"
+        unpack_wheels(work / "backend", site)
+        path = [str(tree / d) for d in system.get("backend-path", [])] + [str(site)]
+        cmd = [sys.executable, "-S", "-c", HOOKS, system.get("build-backend", "setuptools.build_meta:__legacy__"),
+               str(built)]  # fmt: skip
+        result = subprocess.run(cmd, cwd=tree, env={**env, "PYTHONPATH": os.pathsep.join(path)},
+                                capture_output=True, text=True, check=False)  # fmt: skip
+        if result.returncode != 0:
+            raise SystemExit(f"release: building the wheel of {source} failed:\n{result.stderr.strip()[-3000:]}")
+        wheel = built / json.loads(result.stdout.strip().splitlines()[-1])
     return Path(shutil.move(wheel, stage / wheel.name))
 
 
