@@ -205,3 +205,25 @@ def test_the_wheel_is_built_from_the_releases_files_only(tmp_path: Path) -> None
     assert not any(f.startswith(("build/", "src/loginapp.egg-info")) for f in files)
     assert (copy / "src/loginapp/new.py").stat().st_mode & 0o777 == 0o644
     shutil.rmtree(copy)
+
+
+def test_lock_deps_writes_locks_that_the_build_accepts(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=77"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "demo"\nversion = "1.0.0"\ndependencies = ["blinker==1.9.0"]\n'
+    )
+    cmd = [str(ROOT / "scripts/lock-deps"), "--source", str(tmp_path), "itsdangerous==2.2.0"]
+    first = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stderr
+    lock = tmp_path / release.LOCK
+    inputs, target = release.read_header(lock)
+    assert (
+        inputs == release.runtime_inputs(tmp_path, ["itsdangerous==2.2.0"]) == ["blinker==1.9.0", "itsdangerous==2.2.0"]
+    )
+    assert target == "3.11 x86_64-manylinux_2_36"
+    # PyPI's sha256 of blinker-1.9.0-py3-none-any.whl (a published file never changes).
+    assert "b4ce2265a7abece45e7cc896e98dbebe6cead56bcf805a3d23136d145f5445bf" in lock_hashes(lock)["blinker"]
+    assert release.read_header(tmp_path / release.BUILD_LOCK)[0] == ["setuptools>=77"]
+    assert re.search(r"^setuptools==", (tmp_path / release.BUILD_LOCK).read_text(), re.M)
+    again = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    assert '"changed": []' in again.stdout, "a second run with the same inputs rewrites nothing"
