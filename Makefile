@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv docker image browser lint docs test test-app test-controller molecule lab lab-down clean
+.PHONY: help venv docker image browser lint docs lock test test-app test-controller molecule lab lab-down clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ lint: venv ## yamllint, ansible-lint (production profile) and ruff.
 
 docs: venv ## Regenerate each role README's variable table from meta/argument_specs.yml.
 	$(BIN)/python scripts/role_docs.py
+
+lock: venv ## Regenerate the app's hash locks (app/requirements.lock, app/requirements-build.lock); commit them.
+	scripts/lock-deps
 
 test-app: venv ## The Flask app's pytest suite.
 	pytest -q app/tests
