@@ -102,7 +102,7 @@ def run_checks(directory: Path, playbook: Path, wrong: dict[str, object]) -> tup
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
-        "ANSIBLE_CALLBACKS_ENABLED": "",
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.json",
         "ANSIBLE_CACHE_PLUGIN": "memory",
     }
     result = subprocess.run(
