@@ -522,8 +522,11 @@ def test_a_certificate_due_for_renewal_is_replaced_and_served_at_once(host, run_
     key_before = host.check_output(f"sha256sum {KEY}")
     served_before = served_fingerprint(host)
     config_before = host.check_output(f"sha256sum {SITE_CONF}")
-    # A certificate of up to 366 days, renewal due when fewer than 365 days remain: due now.
-    result = run_converge("tls_cert_days=366", "tls_renew_days=365")
+    # Renewal due when fewer days remain than the certificate in place has left (plus one):
+    # due now, whatever role tls's default lifetime is.
+    end = host.check_output(f"openssl x509 -in {CERT} -noout -enddate").split("=", 1)[1]
+    days_left = (datetime.strptime(end, "%b %d %H:%M:%S %Y %Z") - datetime.now()).days + 1
+    result = run_converge(f"tls_cert_days={days_left + 2}", f"tls_renew_days={days_left + 1}")
     assert result.returncode == 0, result.stdout[-3000:]
     assert served_fingerprint(host) != served_before
     assert served_fingerprint(host) == file_fingerprint(host)
