@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 
 import pytest
 
@@ -108,7 +109,8 @@ def test_bad_inputs_fail_naming_each_variable_before_any_change(host, run_ssh_ro
 
 def wait_until(host, condition: str, seconds: int) -> bool:
     """Whether the shell condition holds on the node within the given seconds."""
-    return host.run(f"timeout {seconds} sh -c 'until {condition}; do sleep 0.2; done'").rc == 0
+    script = shlex.quote(f"until {condition}; do sleep 0.2; done")
+    return host.run(f"timeout {seconds} sh -c {script}").rc == 0
 
 
 def test_the_dead_mans_switch_puts_the_previous_drop_in_back(host) -> None:
