@@ -88,3 +88,20 @@ def test_dummy_hash_is_cached() -> None:
     first = store.dummy_hash
     assert not store.verify("ghost", "pw2")
     assert store.dummy_hash is first
+
+
+def test_the_dummy_hash_is_a_stored_one_when_there_are_users() -> None:
+    """No hash is computed at start (each would cost its full memory in every worker)."""
+
+    class CountingHasher(type(FAST_HASHER)):  # type: ignore[misc]
+        made = 0
+
+        def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+            CountingHasher.made += 1
+            return super().hash(password, salt=salt)
+
+    stored = FAST_HASHER.hash(USERS["alice"])
+    store = UserStore({"alice": stored}, CountingHasher(time_cost=1, memory_cost=8, parallelism=1))
+    assert store.dummy_hash == stored
+    assert not store.verify("ghost", USERS["alice"])
+    assert CountingHasher.made == 0

@@ -64,8 +64,15 @@ class UserStore:
 
     @property
     def dummy_hash(self) -> str:
+        """What an unknown user's password is checked against, so that it costs the same.
+
+        A stored user's hash when there is one (same parameters, and nothing to compute:
+        a hash made here would take its full memory cost in every worker as it starts,
+        outside the sign-in limit); else a hash of a random password, made once.
+        """
         if self._dummy_hash is None:
-            self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
+            stored = next(iter(self.users.values()), None)
+            self._dummy_hash = stored or self.hasher.hash(secrets.token_hex(16))
         return self._dummy_hash
 
     def verify(self, username: str, password: str) -> bool:
