@@ -170,7 +170,8 @@ def render_inventory(nodes: list[Node]) -> str:
     groups: dict[str, dict[str, dict[str, object]]] = {}
     for node in nodes:
         groups.setdefault(node.group, {})[node.name] = {"ansible_host": node.address}
-    ssh_args = f"-o UserKnownHostsFile={KNOWN_HOSTS} -o StrictHostKeyChecking=yes"
+    # IdentitiesOnly: sshd allows 3 authentication tries (role ssh); an agent with more keys would use them up.
+    ssh_args = f"-o UserKnownHostsFile={KNOWN_HOSTS} -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
     inventory = {
         "all": {
             "vars": {
