@@ -234,7 +234,8 @@ def summary(nodes: list[Node], state: str = "up") -> dict[str, object]:
                 "group": n.group,
                 "container": n.container,
                 "address": n.address,
-                "ssh": f"ssh -i {KEY_FILE} -o UserKnownHostsFile={KNOWN_HOSTS} {user}@{n.address}",
+                "ssh": f"ssh -i {KEY_FILE} -o IdentitiesOnly=yes -o UserKnownHostsFile={KNOWN_HOSTS} "
+                f"{user}@{n.address}",
             }
             for n in nodes
         ],
