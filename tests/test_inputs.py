@@ -40,6 +40,9 @@ ROUNDS: list[dict[str, object]] = [
         "firewall_ssh_sources": ["10.0.0.0/8; accept"],
         "ssh_max_auth_tries": -1,
         "common_timezone": "Europe/Berlin\nfoo",
+        "nginx_permissions_policy": "camera=()\nX-Evil: 1",
+        "nginx_extra_server_directives": ["} server { listen 8080; root /;"],
+        "nginx_worker_processes": "auto; user root",
     },
     {
         "app_secret_environment": {"LOGINAPP_SECRET_KEY": PLACEHOLDER},
@@ -54,6 +57,14 @@ ROUNDS: list[dict[str, object]] = [
         "app_secret_environment": {"LOGINAPP_SECRET_KEY": "Tiny-Key-9"},
         "app_port": 0,
         "nginx_static_root": "/srv/../etc",
+        "nginx_tasks_max": -1,
+        "nginx_acme_webroot": "/var/www/acme; autoindex on",
+    },
+    # A type the argument specs refuse stops that role before its table (its other
+    # variables would go unnamed), so it gets a round of its own.
+    {
+        "nginx_upstream_method": "random",
+        "app_threads": -1,
     },
 ]
 SECRET_VALUES = [PLACEHOLDER, "Tiny-Key-9"]
