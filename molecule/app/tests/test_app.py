@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import time
+from pathlib import Path
 
 import pytest
 from scenario_helpers import cgroup_limits
@@ -14,6 +17,8 @@ from conftest import SCENARIO
 testinfra_hosts = ["ansible://all"]
 
 APP = "loginapp"
+# The secret key placeholder of inventory/example/group_vars/apps/vault.yml.example.
+PLACEHOLDER = "change-me-to-a-long-random-string-of-48-or-more-chars"
 
 
 def healthz(host) -> dict:
@@ -26,6 +31,63 @@ def current_release(host) -> str:
 
 def main_pid(host) -> int:
     return int(host.check_output(f"systemctl show -p MainPID --value {APP}.service"))
+
+
+def node_address(host) -> str:
+    return host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["address"]
+
+
+def demo_password() -> str:
+    return (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "secrets" / "demo_password").read_text().strip()
+
+
+def journal_since(host, since: float) -> str:
+    return host.check_output(f"journalctl --unit {APP}.service --since @{since:.0f} --no-pager --output cat")
+
+
+# Sign-ins run on the node itself (the socket lets only the node and the fronts in): each
+# thread gets its own session and CSRF token, then all POST at once. Prints one status per line.
+SIGN_IN = r"""
+import re, sys, threading, urllib.error, urllib.parse, urllib.request
+base, user, password, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+forwarded = sys.argv[5] if len(sys.argv) > 5 else ""
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+opener = urllib.request.build_opener(NoRedirect)
+def session():
+    # The session cookie is Secure (production), so it is carried by hand over plain HTTP.
+    answer = opener.open(base + "/", timeout=10)
+    cookie = answer.headers["Set-Cookie"].split(";", 1)[0]
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', answer.read().decode()).group(1)
+    return cookie, token
+sessions = [session() for _ in range(count)]
+barrier, statuses = threading.Barrier(count), [None] * count
+def sign_in(i):
+    cookie, token = sessions[i]
+    data = urllib.parse.urlencode({"username": user, "password": password, "csrf_token": token}).encode()
+    request = urllib.request.Request(base + "/", data=data, headers={"Cookie": cookie})
+    if forwarded:
+        request.add_header("X-Forwarded-For", forwarded)
+    barrier.wait()
+    try:
+        answer = opener.open(request, timeout=60)
+        statuses[i] = (answer.status, answer.headers.get("Retry-After"))
+    except urllib.error.HTTPError as error:
+        statuses[i] = (error.code, error.headers.get("Retry-After"))
+    except Exception as error:
+        statuses[i] = ("error", type(error).__name__)
+threads = [threading.Thread(target=sign_in, args=(i,)) for i in range(count)]
+for t in threads: t.start()
+for t in threads: t.join()
+for status, retry in statuses: print(status, retry)
+"""
+
+
+def sign_in_on_node(host, base: str, user: str, password: str, count: int, forwarded: str = "") -> list[tuple]:
+    result = host.run(f"python3 - {base} {user} '{password}' {count} {forwarded} <<'EOF'\n{SIGN_IN}\nEOF")
+    assert result.rc == 0, result.stderr
+    return [tuple(line.split()) for line in result.stdout.splitlines()]
 
 
 def test_socket_and_service_are_active_and_enabled(host) -> None:
@@ -41,6 +103,78 @@ def test_healthz_answers_with_the_release_that_current_points_to(host) -> None:
     assert answer["status"] == "ok"
     assert answer["release"] == current_release(host)
     assert answer["release"].startswith("0.1.0-")
+
+
+def test_the_host_name_is_not_exposed_by_default(host) -> None:
+    assert "hostname" not in healthz(host)
+    headers = host.check_output("curl -sf -D - -o /dev/null --max-time 2 http://127.0.0.1:8000/")
+    assert "x-served-by" not in headers.lower()
+    assert 'LOGINAPP_EXPOSE_HOSTNAME="false"' in host.file(f"/etc/{APP}/environment").content_string
+
+
+def test_the_socket_lets_in_only_the_node_and_the_fronts(host) -> None:
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output(f"systemctl show -p IPAddressAllow,IPAddressDeny {APP}.socket").splitlines()
+    )
+    assert props["IPAddressDeny"].split() == ["0.0.0.0/0", "::/0"]
+    # systemd keeps its own order and folds 127.0.0.1 into localhost's 127.0.0.0/8.
+    assert sorted(props["IPAddressAllow"].split()) == sorted(["127.0.0.0/8", "::1/128", f"{node_address(host)}/32"])
+
+
+def test_a_machine_that_is_not_let_in_cannot_connect_to_the_app(host) -> None:
+    """The controller reaches the node (its SSH port answers) but not the app's port."""
+    address = node_address(host)
+    assert host.socket("tcp://0.0.0.0:22").is_listening
+    with socket.create_connection((address, 22), timeout=5):
+        pass
+    with pytest.raises(OSError), socket.create_connection((address, 8000), timeout=3):
+        pass
+    # The node itself, from its own (allowed) address, gets in.
+    assert host.run(f"curl -sf --max-time 3 http://{address}:8000/healthz").rc == 0
+
+
+def test_forwarded_headers_count_only_from_a_trusted_peer(host) -> None:
+    """Loopback is a trusted proxy (127.0.0.1); the node's own address is let in but not trusted."""
+    address = node_address(host)
+    start = time.time() - 1
+    sign_in_on_node(host, "http://127.0.0.1:8000", "nobody", "wrong", 1, "203.0.113.7")
+    sign_in_on_node(host, f"http://{address}:8000", "nobody", "wrong", 1, "203.0.113.8")
+    time.sleep(1)
+    failed = [line for line in journal_since(host, start).splitlines() if line.startswith("login failed")]
+    assert failed == [
+        'login failed user="nobody" client=203.0.113.7',
+        f'login failed user="nobody" client={address}',
+    ]
+
+
+def test_twenty_concurrent_sign_ins_stay_within_the_memory_limit(host, capsys) -> None:
+    group = host.check_output(f"systemctl show -p ControlGroup --value {APP}.service")
+    usage = f"/sys/fs/cgroup/memory{group}/memory.max_usage_in_bytes"
+    limit = int(host.check_output(f"cat /sys/fs/cgroup/memory{group}/memory.limit_in_bytes"))
+    environment = host.file(f"/etc/{APP}/environment").content_string
+    slots = re.search(r'LOGINAPP_LOGIN_CONCURRENCY="([0-9]+)"', environment).group(1)
+    pids = host.check_output(f"pgrep -d, -u {APP}")
+    host.check_output(f"echo 0 > {usage}")
+    start = time.time() - 1
+    began = time.monotonic()
+    answers = sign_in_on_node(host, "http://127.0.0.1:8000", "demo", demo_password(), 20)
+    took = time.monotonic() - began
+    peak = int(host.check_output(f"cat {usage}"))
+    journal = journal_since(host, start)
+    statuses = sorted(status for status, _ in answers)
+    with capsys.disabled():
+        print(
+            f"\n20 concurrent sign-ins, {slots} node slot(s): {dict((s, statuses.count(s)) for s in set(statuses))}"
+            f" in {took:.1f} s; peak memory {peak / 2**20:.0f} MiB of {limit / 2**20:.0f} MiB"
+        )
+    assert set(statuses) <= {"303", "503", "429"}, answers
+    assert "303" in statuses
+    assert all(retry != "None" for status, retry in answers if status == "503")
+    assert peak < limit
+    for sign in ("SIGKILL", "out of memory", "oom-kill", "was sent SIG"):
+        assert sign not in journal
+    assert host.check_output(f"pgrep -d, -u {APP}") == pids
 
 
 def test_gunicorn_runs_as_the_service_user_from_the_release_venv(host) -> None:
@@ -168,6 +302,11 @@ def test_a_release_that_cannot_import_fails_and_the_previous_keeps_serving(host,
         ("app_memory_max=huge", "app_memory_max"),
         ("app_port=not-a-port", "app_port"),
         ('{"app_keep_releases": "many"}', "app_keep_releases"),
+        ('{"app_tasks_max": -1}', "app_tasks_max must be between 16 and"),
+        (
+            json.dumps({"app_secret_environment": {"LOGINAPP_SECRET_KEY": PLACEHOLDER}}),
+            "app_secret_environment.LOGINAPP_SECRET_KEY must be a random key of at least 32 characters",
+        ),
     ],
 )
 def test_an_invalid_input_fails_before_any_change(host, run_converge, override: str, message: str) -> None:
@@ -176,6 +315,7 @@ def test_an_invalid_input_fails_before_any_change(host, run_converge, override: 
     result = run_converge(override)
     assert result.returncode != 0
     assert message in result.stdout
+    assert PLACEHOLDER not in result.stdout
     assert "changed=0" in result.stdout
     assert host.check_output("stat -c %Y /etc/loginapp/environment /etc/loginapp/gunicorn.conf.py") == before
     assert main_pid(host) == pid
