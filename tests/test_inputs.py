@@ -21,7 +21,8 @@ import yaml
 
 from conftest import ROOT
 
-PLACEHOLDER = "change-me-to-a-long-random-string-of-48-or-more-chars"
+PLACEHOLDER = "change-me-to-a-long-random-string-of-48-or-more-chars"  # inventory/example's vault
+LOW_ENTROPY = "ab" * 24
 
 # (variable, wrong value): breakouts from a configuration file, negative limits, bad
 # formats, placeholder secrets. Variables are unique within a round.
@@ -43,6 +44,8 @@ ROUNDS: list[dict[str, object]] = [
         "nginx_permissions_policy": "camera=()\nX-Evil: 1",
         "nginx_extra_server_directives": ["} server { listen 8080; root /;"],
         "nginx_worker_processes": "auto; user root",
+        "app_module": "loginapp.wsgi:app\nimport os",
+        "app_socket_allow": ["10.0.0.0/8", "any; x"],
     },
     {
         "app_secret_environment": {"LOGINAPP_SECRET_KEY": PLACEHOLDER},
@@ -52,6 +55,8 @@ ROUNDS: list[dict[str, object]] = [
         "nginx_server_names": ["ok.example", "bad name"],
         "tls_ca_days": -1,
         "ssh_extra_settings": {"X11Forwarding": "yes\nPermitRootLogin yes"},
+        "app_login_concurrency": -1,
+        "app_health_path": "/healthz; rm",
     },
     {
         "app_secret_environment": {"LOGINAPP_SECRET_KEY": "Tiny-Key-9"},
@@ -65,9 +70,10 @@ ROUNDS: list[dict[str, object]] = [
     {
         "nginx_upstream_method": "random",
         "app_threads": -1,
+        "app_secret_environment": {"LOGINAPP_SECRET_KEY": LOW_ENTROPY},
     },
 ]
-SECRET_VALUES = [PLACEHOLDER, "Tiny-Key-9"]
+SECRET_VALUES = [PLACEHOLDER, "Tiny-Key-9", LOW_ENTROPY]
 
 
 def write_inventory(directory: Path) -> Path:
