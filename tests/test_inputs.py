@@ -46,6 +46,8 @@ ROUNDS: list[dict[str, object]] = [
         "nginx_worker_processes": "auto; user root",
         "app_module": "loginapp.wsgi:app\nimport os",
         "app_socket_allow": ["10.0.0.0/8", "any; x"],
+        "app_root": "/etc",
+        "app_upstream_address": "10.1.0.21:8000 backup; server 203.0.113.9:80",
     },
     {
         "app_secret_environment": {"LOGINAPP_SECRET_KEY": PLACEHOLDER},
@@ -57,6 +59,8 @@ ROUNDS: list[dict[str, object]] = [
         "ssh_extra_settings": {"X11Forwarding": "yes\nPermitRootLogin yes"},
         "app_login_concurrency": -1,
         "app_health_path": "/healthz; rm",
+        "app_config_dir": "//",
+        "tls_ca_common_name": 'CA"; x',
     },
     {
         "app_secret_environment": {"LOGINAPP_SECRET_KEY": "Tiny-Key-9"},
@@ -64,6 +68,8 @@ ROUNDS: list[dict[str, object]] = [
         "nginx_static_root": "/srv/../etc",
         "nginx_tasks_max": -1,
         "nginx_acme_webroot": "/var/www/acme; autoindex on",
+        "app_readwrite_paths": ["/var/lib/x", "/"],
+        "tls_site_names": ["*.com"],
     },
     # A type the argument specs refuse stops that role before its table (its other
     # variables would go unnamed), so it gets a round of its own.
@@ -71,6 +77,7 @@ ROUNDS: list[dict[str, object]] = [
         "nginx_upstream_method": "random",
         "app_threads": -1,
         "app_secret_environment": {"LOGINAPP_SECRET_KEY": LOW_ENTROPY},
+        "tls_cert_path": "/etc/ssl/flask-stack/site.crt\n",
     },
 ]
 SECRET_VALUES = [PLACEHOLDER, "Tiny-Key-9", LOW_ENTROPY]
