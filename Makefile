@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv docker image browser lint docs lock test test-app test-controller molecule lab lab-down clean
+.PHONY: help venv docker image browser lint docs lock test test-app test-controller molecule lab lab-down bench clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ test: docker image lint test-app test-controller molecule ## Everything CI runs.
 
 lab: venv image ## Bring up the lab over SSH and converge it; size APPS=N (>=1), FRONTS=M (>=2): default 2+2 or as it is now.
 	$(BIN)/python scripts/lab.py up $(if $(APPS),--apps $(APPS)) $(if $(FRONTS),--fronts $(FRONTS))
+
+bench: venv ## Measure the running lab: req/s, latency, CPU per request per tier, operations; writes artifacts/bench/.
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lab-down: ## Remove everything `make lab` made.
 	@if [ -x $(BIN)/python ]; then $(BIN)/python scripts/lab.py down; else $(PYTHON) scripts/lab.py down; fi
