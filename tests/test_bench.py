@@ -1,0 +1,282 @@
+"""make bench's pure code: parsing wrk and h2load output (samples captured from the lab),
+percentiles, CPU per request, the report; and the line it says when there is no lab."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT))
+from bench import cli, lab, loads, parse, report, stats
+
+# wrk -t2 -c8 -d2s --latency -s bench/wrk_report.lua https://flask-stack.localhost/healthz, one thread
+# per front (BENCH_CONNECT), captured on the 2+2 lab.
+WRK_SAMPLE = """\
+Running 2s test @ https://flask-stack.localhost/healthz
+  2 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    12.24ms   17.34ms 161.09ms   88.99%
+    Req/Sec   511.85    351.06     1.44k    69.23%
+  Latency Distribution
+     50%    5.49ms
+     75%   14.50ms
+     90%   30.89ms
+     99%   81.51ms
+  2044 requests in 2.03s, 1.90MB read
+Requests/sec:   1007.38
+Transfer/sec:      0.94MB
+BENCH_RESULT {"requests":2044,"duration_us":2029035,"bytes":1992900,"errors":{"connect":0,"read":0,"write":0,\
+"status":0,"timeout":0},"latency_us":{"min":553,"max":161085,"mean":12244.6,"stdev":17343.1,"p50":5488,\
+"p90":30894,"p99":81515,"p999":145171}}
+"""
+
+# h2load --connect-to=<front1>:443 -c4 -t1 -m1 -D2 --log-file=... https://flask-stack.localhost/nope-404
+# (some progress lines left out)
+H2LOAD_SAMPLE = """\
+starting benchmark...
+spawning thread #0: 4 total client(s). Timing-based test with 0s of warm-up time and 2s of main duration \
+for measurements.
+Warm-up started for thread #0.
+progress: 100% of clients started
+Main benchmark duration is started for thread #0.
+TLS Protocol: TLSv1.3
+Cipher: TLS_AES_128_GCM_SHA256
+Server Temp Key: X25519 253 bits
+Application protocol: h2
+Main benchmark duration is over for thread #0. Stopping all clients.
+Stopped all clients for thread #0
+
+finished in 2.01s, 483.00 req/s, 533.07KB/s
+requests: 966 total, 970 started, 966 done, 0 succeeded, 966 failed, 0 errored, 0 timeout
+status codes: 0 2xx, 0 3xx, 966 4xx, 0 5xx
+traffic: 1.04MB (1091724) total, 599.93KB (614324) headers (space savings 23.66%), 449.04KB (459816) data
+                     min         max         mean         sd        +/- sd
+time for request:      913us     88.34ms      8.17ms     10.65ms    90.58%
+time for connect:     4.36ms     18.88ms     11.31ms      6.14ms    50.00%
+time to 1st byte:    65.97ms    107.23ms     77.09ms     20.12ms    75.00%
+req/s           :     106.73      131.68      120.45       10.67    50.00%
+"""
+
+# The first rows of that run's --log-file: start µs since the epoch, status, µs to the end.
+H2LOAD_LOG = """\
+1795680041320167\t404\t53013
+1795680041316479\t404\t57728
+1795680041311606\t404\t63750
+1795680041375372\t404\t10116
+1795680041373255\t404\t12267
+1795680041374231\t404\t13454
+1795680041387707\t404\t4423
+1795680041392159\t404\t1579
+1795680041393762\t404\t6569
+1795680041385597\t404\t24657
+1795680041385542\t404\t28853
+1795680041326110\t404\t88335
+1795680041400366\t404\t15259
+1795680041414456\t404\t12246
+1795680041410296\t404\t3458
+"""
+
+RECAP_SAMPLE = """\
+PLAY RECAP *********************************************************************
+app1                       : ok=61   changed=0    unreachable=0    failed=0    skipped=31   rescued=0    ignored=0
+front1                     : ok=70   changed=2    unreachable=0    failed=0    skipped=25   rescued=0    ignored=0
+localhost                  : ok=1    changed=0    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0
+"""
+
+
+def test_wrk_result_gives_the_rate_wrk_prints_and_exact_percentiles() -> None:
+    load = parse.parse_wrk(WRK_SAMPLE)
+    assert load.requests == 2044
+    assert load.rps == pytest.approx(1007.38, abs=0.01)  # wrk's own Requests/sec line
+    assert (load.p50_ms, load.p90_ms, load.p99_ms, load.p999_ms) == (5.488, 30.894, 81.515, 145.171)
+    assert load.max_ms == 161.085
+    assert (load.bad_status, load.socket_errors) == (0, 0)
+
+
+def test_wrk_errors_split_into_bad_status_and_socket_errors() -> None:
+    text = WRK_SAMPLE.replace(
+        '"errors":{"connect":0,"read":0,"write":0,"status":0,"timeout":0}',
+        '"errors":{"connect":1,"read":2,"write":3,"status":7,"timeout":4}',
+    )
+    load = parse.parse_wrk(text)
+    assert (load.bad_status, load.socket_errors) == (7, 10)
+
+
+def test_wrk_output_without_the_script_line_is_refused() -> None:
+    plain = WRK_SAMPLE.split("BENCH_RESULT")[0]
+    with pytest.raises(ValueError, match="BENCH_RESULT"):
+        parse.parse_wrk(plain)
+
+
+def test_h2load_summary() -> None:
+    summary = parse.parse_h2load(H2LOAD_SAMPLE)
+    assert summary.duration_s == 2.01
+    assert (summary.done, summary.errored, summary.timeout) == (966, 0, 0)
+    assert summary.status == {"2xx": 0, "3xx": 0, "4xx": 966, "5xx": 0}
+
+
+def test_h2load_summary_in_milliseconds() -> None:
+    text = H2LOAD_SAMPLE.replace("finished in 2.01s,", "finished in 950.12ms,")
+    assert parse.parse_h2load(text).duration_s == pytest.approx(0.95012)
+
+
+def test_h2load_without_summary_is_refused() -> None:
+    with pytest.raises(ValueError, match="no summary"):
+        parse.parse_h2load("starting benchmark...\nconnect error\n")
+
+
+def test_h2load_percentiles_come_from_the_log() -> None:
+    load = parse.h2load_load(H2LOAD_SAMPLE, H2LOAD_LOG)
+    assert load.requests == 15
+    # nearest rank over the 15 times: the 8th (p50) and the 15th (p99, p99.9)
+    assert (load.p50_ms, load.p99_ms, load.p999_ms, load.max_ms) == (13.454, 88.335, 88.335, 88.335)
+    assert load.bad_status == 15  # every answer was a 404
+    assert load.rps == pytest.approx(15 / 2.01)
+
+
+def test_h2load_failed_streams_are_socket_errors_not_latencies() -> None:
+    log = H2LOAD_LOG + "1795680041420000\t-1\t5000000\n1795680041420001\t200\t1000\n"
+    load = parse.h2load_load(H2LOAD_SAMPLE, log)
+    assert load.requests == 16
+    assert load.socket_errors == 1
+    assert load.bad_status == 15
+    assert max(load.latencies_ms) == 88.335
+
+
+def test_h2load_log_with_a_short_line_is_refused() -> None:
+    with pytest.raises(ValueError, match="line 2"):
+        parse.parse_h2load_log("1\t200\t5\n2\t200\n")
+
+
+def test_recap_counts_per_host() -> None:
+    recap = parse.parse_recap(RECAP_SAMPLE)
+    assert recap["front1"] == {"ok": 70, "changed": 2, "unreachable": 0, "failed": 0}
+    assert sum(host["changed"] for host in recap.values()) == 2
+    assert set(recap) == {"app1", "front1", "localhost"}
+
+
+@pytest.mark.parametrize(("p", "expected"), [(50, 50), (90, 90), (99, 99), (99.9, 100), (100, 100), (0.5, 1)])
+def test_nearest_rank_percentile(p: float, expected: int) -> None:
+    assert stats.percentile(list(range(100, 0, -1)), p) == expected
+
+
+def test_percentile_of_one_value_and_of_none() -> None:
+    assert stats.percentile([7.5], 99.9) == 7.5
+    with pytest.raises(ValueError):
+        stats.percentile([], 50)
+    with pytest.raises(ValueError):
+        stats.percentile([1.0], 0)
+
+
+def test_median_of_odd_and_even_counts() -> None:
+    assert stats.median([62.0, 60.0, 61.0]) == 61.0
+    assert stats.median([4.0, 1.0, 3.0, 2.0]) == 2.5
+    with pytest.raises(ValueError):
+        stats.median([])
+
+
+def test_cpu_per_request() -> None:
+    assert stats.cpu_us_per_request(5_000_000_000, 6_000_000_000, 1000) == 1000.0  # 1 s over 1000 requests
+    assert stats.cpu_us_per_request(0, 123, 0) is None
+    with pytest.raises(ValueError, match="backwards"):
+        stats.cpu_us_per_request(10, 5, 1)
+
+
+def test_ratio() -> None:
+    assert stats.ratio(450.0, 300.0) == 1.5
+    assert stats.ratio(450.0, 0.0) is None
+    assert stats.ratio(None, 300.0) is None
+
+
+@pytest.mark.parametrize(
+    ("span", "percent"),
+    [("1s", 100), ("500ms", 50), ("2s", 200), ("1s 500ms", 150), ("250000us", 25), ("infinity", None)],
+)
+def test_quota_from_systemd(span: str, percent: int | None) -> None:
+    assert stats.quota_percent(span) == percent
+
+
+def test_quota_that_is_not_a_time_span_is_refused() -> None:
+    with pytest.raises(ValueError, match="time span"):
+        stats.quota_percent("100%")
+
+
+def test_every_load_is_bounded_in_time_and_per_request() -> None:
+    argv = loads.wrk_argv("https://flask-stack.localhost/", loads.Shape(duration_s=8, connections=8), "x.lua")
+    assert "-d8s" in argv and "--timeout=5s" in argv and "-c8" in argv
+
+
+def test_private_hosts_file_names_the_site() -> None:
+    text = loads.hosts_file({"flask-stack.localhost": "172.30.77.11"})
+    assert "172.30.77.11 flask-stack.localhost\n" in text
+    assert text.startswith("127.0.0.1 localhost\n")
+
+
+def _row(**over: object) -> dict:
+    row = {
+        "setup": "Gunicorn, app1 loopback",
+        "path": "/",
+        "rps": 480.9,
+        "p50_ms": 12.59,
+        "p99_ms": 187.5,
+        "p999_ms": 250.0,
+        "bad_status": 0,
+        "socket_errors": 1,
+        "ratio_to_devserver": 1.33,
+        "front_cpu_us_per_request": None,
+        "app_cpu_us_per_request": 2419.4,
+    }
+    return {**row, **over}
+
+
+def test_markdown_table_shows_each_row_with_ratio_and_cpu() -> None:
+    results = {
+        "lab": {"fronts": 2, "apps": 2},
+        "commit": "1b22c46aaaaaaaaa",
+        "date": "2026-11-26T08:00:00+00:00",
+        "shape": {"duration_s": 8, "connections": 8},
+        "apps": {"app1": {"workers": "5", "threads": "2", "worker_class": "gthread", "cpu_quota_pct": 100}},
+        "http": [_row(), _row(setup="front1 HTTPS, HTTP/2", front_cpu_us_per_request=225.0, ratio_to_devserver=None)],
+        "ops": [
+            {
+                "title": "no-change site.yml",
+                "runs_s": [60.0, 61.0, 59.0],
+                "median_s": 60.0,
+                "min_s": 59.0,
+                "max_s": 61.0,
+                "changed_tasks": [0, 0, 0],
+                "failed": None,
+            }
+        ],
+    }
+    text = report.markdown(results)
+    assert "| Gunicorn, app1 loopback | `/` | 480.9 | 12.59 | 187.50 | 250.00 | 0/1 | 1.33 | - | 2,419 |" in text
+    assert "| front1 HTTPS, HTTP/2 | `/` | 480.9 | 12.59 | 187.50 | 250.00 | 0/1 | - | 225 | 2,419 |" in text
+    assert "| no-change site.yml | 3 | 60.0 | 59.0 | 61.0 | 0, 0, 0 |" in text
+    assert "5 workers x 2 threads (gthread), CPUQuota 100%" in text
+
+
+def test_no_lab_says_so_in_one_line_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(lab, "LAB_FILE", tmp_path / "lab.json")
+    assert cli.main([]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("no lab: run `make lab` first")
+
+
+def test_a_lab_still_converging_is_no_lab(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "lab.json").write_text(json.dumps({"state": "converging"}))
+    monkeypatch.setattr(lab, "LAB_FILE", tmp_path / "lab.json")
+    assert cli.main(["--skip-ops"]) == 2
+    assert "no lab: run `make lab` first (the lab is 'converging', not up)" in capsys.readouterr().err
+
+
+def test_bad_arguments_are_refused_before_anything_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--ops-runs", "0"]) == 2
+    assert "--ops-runs 0" in capsys.readouterr().err
