@@ -16,6 +16,11 @@ from .parse import parse_recap
 from .stats import median
 
 RUN_TIMEOUT_S = 1200
+# Another run holding the deploy lock (someone else's operation on the same lab) is waited
+# out, by retrying at this interval, for at most this long; the refused tries are not timed.
+LOCK_HELD = "deploy lock"
+LOCK_RETRY_S = 20
+LOCK_WAIT_S = 900
 BUILD_DIR = ROOT / ".build" / "releases"
 
 
@@ -49,8 +54,14 @@ def playbook(lab: Lab, name: str, *extra: str) -> list[str]:
     return [".venv/bin/ansible-playbook", "-i", str(inventory), f"playbooks/{name}", *extra]
 
 
-def run_once(op: Op, command: list[str], log_dir: Path) -> None:
-    """One timed run; its output goes to a log file; a failure is recorded on the op."""
+def lock_held(output: str) -> bool:
+    """Did the run stop, before touching any node, because another run holds the deploy lock?"""
+    return LOCK_HELD in output and "is held" in output and "no node was touched" in output
+
+
+def run_once(op: Op, command: list[str], log_dir: Path, say: Callable[[str], None]) -> None:
+    """One timed run (after waiting out another run's deploy lock); its output goes to a log
+    file; a failure is recorded on the op."""
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
@@ -58,15 +69,21 @@ def run_once(op: Op, command: list[str], log_dir: Path) -> None:
         "ANSIBLE_FORCE_COLOR": "0",
     }
     log = log_dir / f"{op.key}-{len(op.logs) + 1}.log"
-    start = time.monotonic()
-    try:
-        result = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=RUN_TIMEOUT_S
-        )
-        output, code = result.stdout + result.stderr, result.returncode
-    except subprocess.TimeoutExpired as exc:
-        output, code = f"{exc.stdout or ''}{exc.stderr or ''}\ntimed out after {RUN_TIMEOUT_S} s", -1
-    elapsed = time.monotonic() - start
+    waited_until = time.monotonic() + LOCK_WAIT_S
+    while True:
+        start = time.monotonic()
+        try:
+            result = subprocess.run(
+                command, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=RUN_TIMEOUT_S
+            )
+            output, code = result.stdout + result.stderr, result.returncode
+        except subprocess.TimeoutExpired as exc:
+            output, code = f"{exc.stdout or ''}{exc.stderr or ''}\ntimed out after {RUN_TIMEOUT_S} s", -1
+        elapsed = time.monotonic() - start
+        if code == 0 or not lock_held(output) or time.monotonic() > waited_until:
+            break
+        say(f"  another run holds the deploy lock; trying again in {LOCK_RETRY_S} s")
+        time.sleep(LOCK_RETRY_S)
     log.write_text(f"$ {' '.join(command)}\n{output}")
     op.logs.append(str(log.relative_to(ROOT)))
     if code != 0:
@@ -102,7 +119,7 @@ def measure(lab: Lab, runs: int, log_dir: Path, say: Callable[[str], None]) -> l
             if op.failed:  # the next runs of a failed operation would only fail again
                 continue
             say(f"{op.title}: run {len(op.logs) + 1}: {' '.join(command)}")
-            run_once(op, command, log_dir)
+            run_once(op, command, log_dir, say)
             if op.failed:
                 say(f"  FAILED: {op.failed}")
             else:

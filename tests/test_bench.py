@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT))
-from bench import cli, lab, loads, parse, report, stats
+from bench import cli, lab, loads, ops, parse, report, stats
 
 # wrk -t2 -c8 -d2s --latency -s bench/wrk_report.lua https://flask-stack.localhost/healthz, one thread
 # per front (BENCH_CONNECT), captured on the 2+2 lab.
@@ -280,3 +280,13 @@ def test_a_lab_still_converging_is_no_lab(
 def test_bad_arguments_are_refused_before_anything_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--ops-runs", "0"]) == 2
     assert "--ops-runs 0" in capsys.readouterr().err
+
+
+def test_another_runs_deploy_lock_is_recognised_and_other_failures_are_not() -> None:
+    held = """fatal: [front1]: FAILED! =>
+    msg: |-
+        The deploy lock on front1 (/var/lib/flask-stack/deploy.lock) is held; no node was touched:
+        run=20261126T080059-778031
+"""
+    assert ops.lock_held(held)
+    assert not ops.lock_held("fatal: [app1]: FAILED! => app1 did not become healthy with release X in 60 s")
