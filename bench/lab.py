@@ -30,6 +30,7 @@ class Lab:
     inventory: Path
     nodes: tuple[Node, ...]
     size: dict[str, int]
+    state: str
 
     @property
     def fronts(self) -> list[Node]:
@@ -46,14 +47,15 @@ def load_lab(path: Path | None = None) -> Lab:
     if not path.is_file():
         raise NoLab(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} is missing")
     data = json.loads(path.read_text())
-    if data.get("state", "up") != "up":
-        raise NoLab(f"the lab is {data.get('state')!r}, not up")
+    if data.get("state") == "converging":
+        raise NoLab("the lab is 'converging', not up")
     lab = Lab(
         site_name=data["site_name"],
         ca_file=Path(data["ca_file"]),
         inventory=Path(data["inventory"]),
         nodes=tuple(Node(n["name"], n["group"], n["container"], n["address"]) for n in data["nodes"]),
         size=dict(data["size"]),
+        state=str(data.get("state", "up")),
     )
     if not lab.fronts or not lab.apps:
         raise NoLab("lab.json names no fronts or no app nodes")
