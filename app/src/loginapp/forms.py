@@ -7,15 +7,20 @@ from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
 
+# Longest user name and password a sign-in accepts (templates/login.html writes them as maxlength).
+USERNAME_MAX = 64
+PASSWORD_MAX = 1024
+
+
 class LoginForm(FlaskForm):
     username = StringField(
         "Username",
-        validators=[DataRequired(), Length(max=64)],
+        validators=[DataRequired(), Length(max=USERNAME_MAX)],
         render_kw={"autocomplete": "username", "autofocus": True},
     )
     password = PasswordField(
         "Password",
-        validators=[DataRequired(), Length(max=1024)],
+        validators=[DataRequired(), Length(max=PASSWORD_MAX)],
         render_kw={"autocomplete": "current-password"},
     )
     submit = SubmitField("Submit")

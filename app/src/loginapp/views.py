@@ -19,7 +19,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from .forms import LoginForm, LogoutForm
+from .forms import PASSWORD_MAX, USERNAME_MAX, LoginForm, LogoutForm
 from .limits import LoginGate
 from .users import UserStore
 
@@ -113,7 +113,14 @@ def login() -> BaseResponse:
             error, status = MISSING_FIELDS, 400
     form.password.data = None
     action = url_for("views.login", next=next_url) if next_url else url_for("views.login")
-    body = render_template("login.html", form=form, error=error, action=action)
+    body = render_template(
+        "login.html",
+        form=form,
+        error=error,
+        action=action,
+        username_max=USERNAME_MAX,
+        password_max=PASSWORD_MAX,
+    )
     response = _no_store(make_response(body, status))
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_AFTER)
@@ -131,7 +138,6 @@ def home() -> BaseResponse:
         user=user,
         hostname=current_app.config["LOGINAPP_HOSTNAME"],
         release=current_app.config["LOGINAPP_RELEASE"],
-        form=LogoutForm(),
     )
     return _no_store(make_response(body))
 
