@@ -6,7 +6,6 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
 
-
 # Longest user name and password a sign-in accepts (templates/login.html writes them as maxlength).
 USERNAME_MAX = 64
 PASSWORD_MAX = 1024
@@ -24,7 +23,3 @@ class LoginForm(FlaskForm):
         render_kw={"autocomplete": "current-password"},
     )
     submit = SubmitField("Submit")
-
-
-class LogoutForm(FlaskForm):
-    submit = SubmitField("Sign out")

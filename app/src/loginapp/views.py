@@ -19,7 +19,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from .forms import PASSWORD_MAX, USERNAME_MAX, LoginForm, LogoutForm
+from .forms import PASSWORD_MAX, USERNAME_MAX, LoginForm
 from .limits import LoginGate
 from .users import UserStore
 
