@@ -1,4 +1,4 @@
-"""WTForms forms."""
+"""WTForms forms: what a sign-in accepts (templates/login.html writes the fields)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,9 @@ class LoginForm(FlaskForm):
     username = StringField(
         "Username",
         validators=[DataRequired(), Length(max=USERNAME_MAX)],
-        render_kw={"autocomplete": "username", "autofocus": True},
     )
     password = PasswordField(
         "Password",
         validators=[DataRequired(), Length(max=PASSWORD_MAX)],
-        render_kw={"autocomplete": "current-password"},
     )
     submit = SubmitField("Submit")
