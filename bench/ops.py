@@ -32,7 +32,7 @@ class Op:
     seconds: list[float] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
-    failed: str | None = None
+    failures: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -45,7 +45,7 @@ class Op:
             "max_s": round(max(self.seconds), 1) if self.seconds else None,
             "changed_tasks": self.changed,
             "logs": self.logs,
-            "failed": self.failed,
+            "failed": "; ".join(self.failures) or None,
         }
 
 
@@ -87,7 +87,8 @@ def run_once(op: Op, command: list[str], log_dir: Path, say: Callable[[str], Non
     log.write_text(f"$ {' '.join(command)}\n{output}")
     op.logs.append(str(log.relative_to(ROOT)))
     if code != 0:
-        op.failed = f"{' '.join(command)} exited {code} after {elapsed:.0f} s (log: {log.relative_to(ROOT)})"
+        op.failures.append(f"run {len(op.logs)} exited {code} after {elapsed:.0f} s (log: {log.relative_to(ROOT)})")
+        say(f"  FAILED: {op.failures[-1]}")
         return
     op.seconds.append(elapsed)
     recap = parse_recap(output)
@@ -116,13 +117,10 @@ def measure(lab: Lab, runs: int, log_dir: Path, say: Callable[[str], None]) -> l
     plan += [(by_key["make-lab"], by_key["make-lab"].command)] * runs
     try:
         for op, command in plan:
-            if op.failed:  # the next runs of a failed operation would only fail again
-                continue
             say(f"{op.title}: run {len(op.logs) + 1}: {' '.join(command)}")
+            before = len(op.seconds)
             run_once(op, command, log_dir, say)
-            if op.failed:
-                say(f"  FAILED: {op.failed}")
-            else:
+            if len(op.seconds) > before:
                 say(f"  {op.seconds[-1]:.1f} s, {op.changed[-1]} changed")
     finally:
         for rid in release_ids:

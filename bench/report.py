@@ -40,16 +40,19 @@ def fixed_rate_table(fixed: dict[str, Any]) -> str:
 
 
 def ops_table(ops: list[dict[str, Any]]) -> str:
-    head = "| operation | runs | median s | min s | max s | changed tasks |\n|---|--:|--:|--:|--:|---|\n"
-    lines = []
+    head = "| operation | runs | median s | min s | max s | changed tasks per run |\n|---|--:|--:|--:|--:|---|\n"
+    lines, notes = [], []
     for op in ops:
-        runs = len(op["runs_s"])
-        failed = f" **failed**: {op['failed']}" if op["failed"] else ""
+        failed = f" ({len(op['failed'].split('; '))} failed)" if op["failed"] else ""
+        if op["failed"]:
+            notes += [f"- {op['title']}: {failure}" for failure in op["failed"].split("; ")]
         lines.append(
-            f"| {op['title']}{failed} | {runs} | {_num(op['median_s'])} | {_num(op['min_s'])} | {_num(op['max_s'])} "
-            f"| {', '.join(str(c) for c in op['changed_tasks']) or '-'} |"
+            f"| {op['title']}{failed} | {len(op['runs_s'])} | {_num(op['median_s'])} | {_num(op['min_s'])} "
+            f"| {_num(op['max_s'])} | {', '.join(str(c) for c in op['changed_tasks']) or '-'} |"
         )
-    return head + "\n".join(lines) + "\n"
+    return (
+        head + "\n".join(lines) + "\n" + ("\nFailed runs (not timed):\n\n" + "\n".join(notes) + "\n" if notes else "")
+    )
 
 
 def markdown(results: dict[str, Any]) -> str:

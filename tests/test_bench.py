@@ -256,6 +256,10 @@ def test_markdown_table_shows_each_row_with_ratio_and_cpu() -> None:
     assert "| Gunicorn, app1 loopback | `/` | 480.9 | 12.59 | 187.50 | 250.00 | 0/1 | 1.33 | - | 2,419 |" in text
     assert "| front1 HTTPS, HTTP/2 | `/` | 480.9 | 12.59 | 187.50 | 250.00 | 0/1 | - | 225 | 2,419 |" in text
     assert "| no-change site.yml | 3 | 60.0 | 59.0 | 61.0 | 0, 0, 0 |" in text
+    results["ops"][0]["failed"] = "run 4 exited 2 after 30 s (log: a.log)"
+    text = report.markdown(results)
+    assert "| no-change site.yml (1 failed) | 3 | 60.0 |" in text
+    assert "- no-change site.yml: run 4 exited 2 after 30 s (log: a.log)" in text
     assert "5 workers x 2 threads (gthread), CPUQuota 100%" in text
 
 
