@@ -47,13 +47,20 @@ lock: venv ## Regenerate the app's hash locks (app/requirements.lock, app/requir
 test-app: venv ## The Flask app's pytest suite.
 	pytest -q app/tests
 
-test-controller: venv ## Controller-side pytest suite (scripts, inventories).
-	pytest -q tests
+test-controller: venv ## Controller-side pytest suite (scripts, inventories), one worker per CPU.
+	pytest -q -n auto tests
 
-molecule: venv image browser ## Every Molecule scenario: converge, idempotence, Testinfra verify.
-	molecule test --all
+# The Molecule scenarios; the first (the longest) gets a lane of its own, the others run one
+# after the other beside it (scripts/lanes.py). SCENARIOS="app nginx" runs some of them.
+SCENARIOS ?= default app common nginx
+__first := $(addprefix molecule:,$(firstword $(SCENARIOS)))
+__rest := $(addprefix molecule:,$(wordlist 2,$(words $(SCENARIOS)),$(SCENARIOS)))
 
-test: docker image lint test-app test-controller molecule ## Everything CI runs.
+molecule: venv image browser ## Molecule scenarios (converge, idempotence, verify), side by side; SCENARIOS="app nginx" for some; logs in artifacts/molecule/.
+	$(BIN)/python scripts/lanes.py "$(__first)" "$(__rest)"
+
+test: docker image browser venv ## Everything CI runs: lint and the pytest suites beside the first scenario, then the others; logs in artifacts/.
+	$(BIN)/python scripts/lanes.py "$(__first)" "make:lint make:test-app make:test-controller $(__rest)"
 
 lab: venv image ## Bring up the lab over SSH and converge it; size APPS=N (>=1), FRONTS=M (>=2): default 2+2 or as it is now.
 	$(BIN)/python scripts/lab.py up $(if $(APPS),--apps $(APPS)) $(if $(FRONTS),--fronts $(FRONTS))
