@@ -31,6 +31,7 @@ class Lab:
     nodes: tuple[Node, ...]
     size: dict[str, int]
     state: str
+    secrets: tuple[str, ...] = ()  # what `make lab` prints (the demo password): kept out of the bench's logs
 
     @property
     def fronts(self) -> list[Node]:
@@ -56,6 +57,7 @@ def load_lab(path: Path | None = None) -> Lab:
         nodes=tuple(Node(n["name"], n["group"], n["container"], n["address"]) for n in data["nodes"]),
         size=dict(data["size"]),
         state=str(data.get("state", "up")),
+        secrets=tuple(str(data[k]) for k in ("password",) if data.get(k)),
     )
     if not lab.fronts or not lab.apps:
         raise NoLab("lab.json names no fronts or no app nodes")

@@ -59,7 +59,15 @@ def lock_held(output: str) -> bool:
     return LOCK_HELD in output and "is held" in output and "no node was touched" in output
 
 
-def run_once(op: Op, command: list[str], log_dir: Path, say: Callable[[str], None]) -> None:
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "********")
+    return text
+
+
+def run_once(
+    op: Op, command: list[str], log_dir: Path, say: Callable[[str], None], secrets: tuple[str, ...] = ()
+) -> None:
     """One timed run (after waiting out another run's deploy lock); its output goes to a log
     file; a failure is recorded on the op."""
     env = {
@@ -84,7 +92,7 @@ def run_once(op: Op, command: list[str], log_dir: Path, say: Callable[[str], Non
             break
         say(f"  another run holds the deploy lock; trying again in {LOCK_RETRY_S} s")
         time.sleep(LOCK_RETRY_S)
-    log.write_text(f"$ {' '.join(command)}\n{output}")
+    log.write_text(redact(f"$ {' '.join(command)}\n{output}", secrets))
     op.logs.append(str(log.relative_to(ROOT)))
     if code != 0:
         op.failures.append(f"run {len(op.logs)} exited {code} after {elapsed:.0f} s (log: {log.relative_to(ROOT)})")
@@ -119,7 +127,7 @@ def measure(lab: Lab, runs: int, log_dir: Path, say: Callable[[str], None]) -> l
         for op, command in plan:
             say(f"{op.title}: run {len(op.logs) + 1}: {' '.join(command)}")
             before = len(op.seconds)
-            run_once(op, command, log_dir, say)
+            run_once(op, command, log_dir, say, lab.secrets)
             if len(op.seconds) > before:
                 say(f"  {op.seconds[-1]:.1f} s, {op.changed[-1]} changed")
     finally:

@@ -294,3 +294,8 @@ def test_another_runs_deploy_lock_is_recognised_and_other_failures_are_not() -> 
 """
     assert ops.lock_held(held)
     assert not ops.lock_held("fatal: [app1]: FAILED! => app1 did not become healthy with release X in 60 s")
+
+
+def test_the_labs_printed_password_never_reaches_a_log() -> None:
+    text = "  login:    demo / Xq3-not-a-real-password\n"
+    assert ops.redact(text, ("Xq3-not-a-real-password",)) == "  login:    demo / ********\n"
