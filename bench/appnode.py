@@ -35,6 +35,7 @@ class AppService:
     environment_files: list[str]
     venv_bin: str
     cpu_quota_pct: int | None
+    cpu_quota_period: str  # CPUQuotaPeriodSec=, "" for systemd's default
     port: int
     settings: dict[str, str]  # workers, threads, worker_class, wsgi_app from gunicorn.conf.py
 
@@ -42,6 +43,7 @@ class AppService:
         return {
             "unit": self.unit,
             "cpu_quota_pct": self.cpu_quota_pct,
+            "cpu_quota_period": self.cpu_quota_period or "default",
             "port": self.port,
             "workers": self.settings.get("workers"),
             "threads": self.settings.get("threads"),
@@ -55,7 +57,16 @@ def read_app_service(node: Node, app_name: str) -> AppService:
     props = unit_properties(
         node,
         unit,
-        ["User", "Group", "WorkingDirectory", "EnvironmentFiles", "ExecStart", "CPUQuotaPerSecUSec", "ActiveState"],
+        [
+            "User",
+            "Group",
+            "WorkingDirectory",
+            "EnvironmentFiles",
+            "ExecStart",
+            "CPUQuotaPerSecUSec",
+            "CPUQuotaPeriodUSec",
+            "ActiveState",
+        ],
     )
     if props.get("ActiveState") != "active":
         raise RuntimeError(f"{node.name}: {unit} is {props.get('ActiveState') or 'unknown'}, not active")
@@ -76,6 +87,9 @@ def read_app_service(node: Node, app_name: str) -> AppService:
         environment_files=[f.split(" (", 1)[0] for f in props.get("EnvironmentFiles", "").split("\n") if f],
         venv_bin=exec_path[1].rsplit("/", 1)[0],
         cpu_quota_pct=quota_percent(props.get("CPUQuotaPerSecUSec", "")),
+        cpu_quota_period=""
+        if props.get("CPUQuotaPeriodUSec", "infinity") == "infinity"
+        else props["CPUQuotaPeriodUSec"],
         port=int(port[1]),
         settings={m[1]: m[2].strip() for m in CONF_SETTING.finditer(conf_text)},
     )
@@ -106,7 +120,8 @@ def free_port(node: Node, start: int = 18001) -> int:
 
 def start_devserver(node: Node, app: AppService, port: int, timeout_s: float = 30) -> None:
     """Flask's development server (threaded) in the current release's venv, as the app's user with
-    its environment, under a transient unit with the service's CPUQuota, on 127.0.0.1:port."""
+    its environment, under a transient unit with the service's CPUQuota (and its period), on
+    127.0.0.1:port."""
     release_dir = node_run(node, ["readlink", "-f", app.working_directory]).stdout.strip()
     props = [
         f"User={app.user}",
@@ -116,6 +131,7 @@ def start_devserver(node: Node, app: AppService, port: int, timeout_s: float = 3
         f"RuntimeDirectory={DEV_UNIT}",
         "CPUAccounting=yes",
         *([f"CPUQuota={app.cpu_quota_pct}%"] if app.cpu_quota_pct else []),
+        *([f"CPUQuotaPeriodSec={app.cpu_quota_period}"] if app.cpu_quota_period else []),
         f"RuntimeMaxSec={600}",  # a bench that dies never leaves it running for long
     ]
     stop_devserver(node)

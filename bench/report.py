@@ -59,6 +59,7 @@ def markdown(results: dict[str, Any]) -> str:
     lab = results["lab"]
     apps = ", ".join(
         f"{name}: {a['workers']} workers x {a['threads']} threads ({a['worker_class']}), CPUQuota {a['cpu_quota_pct']}%"
+        + (f" per {a['cpu_quota_period']}" if a.get("cpu_quota_period", "default") != "default" else "")
         for name, a in results.get("apps", {}).items()
     )
     parts = [
