@@ -79,7 +79,24 @@ ROUNDS: list[dict[str, object]] = [
         "app_secret_environment": {"LOGINAPP_SECRET_KEY": LOW_ENTROPY},
         "tls_cert_path": "/etc/ssl/flask-stack/site.crt\n",
     },
+    # Role app's inputs that are not numbers or sizes at all (its scenario converges once,
+    # with other wrong inputs, to show that the node is left as it was).
+    {
+        "app_cpu_quota": "lots",
+        "app_memory_max": "huge",
+        "app_port": "not-a-port",
+        "app_keep_releases": "many",
+        "app_tasks_max": -1,
+        "app_secret_environment": {"LOGINAPP_SECRET_KEY": PLACEHOLDER},
+    },
 ]
+# The words of some messages, wherever their variable is wrong.
+MESSAGES = {
+    "app_tasks_max": "app_tasks_max must be between 16 and",
+    "app_port": "app_port must be between 1 and 65535",
+    "app_keep_releases": "app_keep_releases must be between 2 and",
+    "app_secret_environment": "app_secret_environment.LOGINAPP_SECRET_KEY must be a random key of at least 32",
+}
 SECRET_VALUES = [PLACEHOLDER, "Tiny-Key-9", LOW_ENTROPY]
 
 
@@ -166,5 +183,7 @@ def test_each_wrong_input_is_named_in_its_own_message(checks, wrong) -> None:
     assert named == set(wrong), f"not named: {sorted(set(wrong) - named)}\n" + "\n".join(per_variable)
     for message in per_variable:
         assert sum(name in message for name in wrong) == 1 or len(wrong) == 1, f"one variable per message: {message}"
+    for name in wrong.keys() & MESSAGES.keys():
+        assert any(MESSAGES[name] in m for m in per_variable), f"no message says {MESSAGES[name]!r}"
     for secret in SECRET_VALUES:
         assert secret not in output, "a secret value was printed"
