@@ -52,6 +52,7 @@ class CgroupLimits:
     memory_max: int
     cpu_quota: float  # CPUs: 0.5 = half a CPU
     tasks_max: str
+    cpu_period_us: int  # the window the quota is counted in
 
 
 def cgroup_limits(host, unit: str) -> CgroupLimits:
@@ -63,9 +64,9 @@ def cgroup_limits(host, unit: str) -> CgroupLimits:
     if host.file("/sys/fs/cgroup/memory").is_directory:  # cgroup v1 (the lab's containers)
         quota, period = int(read(f"cpu{group}/cpu.cfs_quota_us")), int(read(f"cpu{group}/cpu.cfs_period_us"))
         return CgroupLimits(
-            int(read(f"memory{group}/memory.limit_in_bytes")), quota / period, read(f"pids{group}/pids.max")
+            int(read(f"memory{group}/memory.limit_in_bytes")), quota / period, read(f"pids{group}/pids.max"), period
         )
     quota, period = (int(x) for x in read(f"{group.lstrip('/')}/cpu.max").split())
     return CgroupLimits(
-        int(read(f"{group.lstrip('/')}/memory.max")), quota / period, read(f"{group.lstrip('/')}/pids.max")
+        int(read(f"{group.lstrip('/')}/memory.max")), quota / period, read(f"{group.lstrip('/')}/pids.max"), period
     )

@@ -212,6 +212,8 @@ def test_limits_are_in_force_in_the_kernel_cgroups(host) -> None:
     assert limits.memory_max == 256 * 1024 * 1024
     assert limits.tasks_max == "64"
     assert limits.cpu_quota == pytest.approx(0.5)
+    # app_cpu_quota_period's default: a throttled service waits at most ~10 ms, not 100.
+    assert limits.cpu_period_us == 10_000
     open_files = host.check_output(f"grep 'Max open files' /proc/{main_pid(host)}/limits").split()
     assert open_files[3:5] == ["2048", "2048"]
 

@@ -76,7 +76,18 @@ def test_limits_are_in_force_in_each_app_nodes_cgroup(name: str) -> None:
     limits = cgroup_limits(node(name), f"{APP}.service")
     assert limits.memory_max == 512 * 1024 * 1024
     assert limits.cpu_quota == pytest.approx(1.0)
+    assert limits.cpu_period_us == 10_000
     assert limits.tasks_max == "128"
+
+
+@pytest.mark.parametrize("name", ["app1", "app2"])
+def test_gunicorn_runs_as_many_workers_as_the_cpu_quota_allows_plus_one(name: str) -> None:
+    """The default app_workers (0) sizes from CPUQuota=100% (one CPU): 2 workers, whatever
+    the node's CPU count."""
+    host = node(name)
+    master = host.check_output(f"systemctl show -p MainPID --value {APP}.service")
+    workers = host.check_output(f"pgrep -c -P {master}")
+    assert int(workers) == 2
 
 
 def test_a_session_made_through_front1_is_valid_through_front2(browser: Browser, demo_password: str) -> None:
