@@ -213,7 +213,7 @@ class Runner:
                     self.say(job, f"molecule destroy -s {job.name} did not finish; run it again")
 
     def summary(self) -> None:
-        width = max(len(j.spec) for j in self.jobs)
+        width = max(len("total (wall)"), *(len(j.spec) for j in self.jobs))
         print(f"\n{'job':<{width}}  {'time':>7}  result")
         for job in self.jobs:
             print(f"{job.spec:<{width}}  {minutes(job.seconds):>7}  {job.state}")
@@ -243,11 +243,12 @@ class Runner:
             print(f"\n{job.spec} failed; the last {len(lines)} lines of {job.log.relative_to(ROOT)}:")
             print("\n".join(f"  | {line}" for line in lines))
             print(f"\n{job.spec} FAILED (exit {job.returncode}); full log: {job.log.relative_to(ROOT)}")
+        passed = sum(job.returncode == 0 for job in self.jobs)
+        # The verdict, alone on the last line; a job stopped or never started counts as failed.
+        print(f"\njobs: {passed} passed, {len(self.jobs) - passed} failed", flush=True)
+        if self.failed is not None:
             return 1
-        if interrupted:
-            return 130
-        print("\nevery job passed")
-        return 0
+        return 130 if interrupted else 0
 
 
 def main(argv: list[str] | None = None) -> int:
