@@ -21,6 +21,11 @@ PUBLISH_DIR = ROOT / "docs" / "bench"
 REQUIREMENTS = ROOT / "bench" / "requirements.txt"
 
 
+def shown(path: Path) -> str:
+    """A path as the user reads it: relative to the repository when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
@@ -81,6 +86,7 @@ def tool_versions() -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.out = args.out.resolve()
     problem = check_args(args)
     if problem:
         print(f"bench: {problem}", file=sys.stderr)
@@ -126,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     json_path, md_path = report.write(results, args.out)
     pngs = plots.draw(results, latencies, args.out)
     print(report.markdown(results))
-    say(f"wrote {', '.join(str(p.relative_to(ROOT)) for p in [json_path, md_path, *pngs])}")
+    say(f"wrote {', '.join(shown(p) for p in [json_path, md_path, *pngs])}")
     if args.publish:
         PUBLISH_DIR.mkdir(parents=True, exist_ok=True)
         for path in [md_path, *pngs]:

@@ -93,9 +93,10 @@ def run_once(
         say(f"  another run holds the deploy lock; trying again in {LOCK_RETRY_S} s")
         time.sleep(LOCK_RETRY_S)
     log.write_text(redact(f"$ {' '.join(command)}\n{output}", secrets))
-    op.logs.append(str(log.relative_to(ROOT)))
+    shown = str(log.relative_to(ROOT)) if log.is_relative_to(ROOT) else str(log)
+    op.logs.append(shown)
     if code != 0:
-        op.failures.append(f"run {len(op.logs)} exited {code} after {elapsed:.0f} s (log: {log.relative_to(ROOT)})")
+        op.failures.append(f"run {len(op.logs)} exited {code} after {elapsed:.0f} s (log: {shown})")
         say(f"  FAILED: {op.failures[-1]}")
         return
     op.seconds.append(elapsed)
