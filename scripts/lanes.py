@@ -94,6 +94,42 @@ def minutes(seconds: float) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
+Process = tuple[int, str]  # a pid and its start time: a pid taken over later is never signalled
+
+
+def process_start(pid: int) -> str | None:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def process_tree(root: int) -> list[Process]:
+    """The process and all its descendants (from /proc), parents first."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop(0)
+        start = process_start(pid)
+        if start is not None:
+            tree.append((pid, start))
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def send(processes: list[Process], sig: signal.Signals) -> None:
+    for pid, start in processes:
+        if process_start(pid) == start:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+
 class Runner:
     """Runs the lanes, shows progress, stops everything on the first failure or on Ctrl-C."""
 
@@ -170,29 +206,29 @@ class Runner:
             self.run_job(job)
 
     def stop_all(self) -> None:
-        """SIGTERM to every running job's process group, SIGKILL to what is left after a grace period."""
+        """SIGTERM to every process of every running job, SIGKILL to what is left after a grace period.
+
+        By process tree, not only by process group: ansible-playbook starts a session of its
+        own, so killing Molecule's group would leave a converge running.
+        """
         self.stop.set()
         with self.lock:
             running = [j for j in self.jobs if j.process is not None and j.process.poll() is None]
-        for job in running:
-            self.signal(job, signal.SIGTERM)
+        trees = {job.name: process_tree(job.process.pid) for job in running if job.process is not None}
+        for pids in trees.values():
+            send(pids, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         for job in running:
             assert job.process is not None
             try:
                 job.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.signal(job, signal.SIGKILL)
+                job.process.kill()
                 job.process.wait()
-        # The group may outlive its leader (a child that ignored SIGTERM): make sure it is gone.
+        # Whatever ignored SIGTERM (or was started meanwhile) goes now.
         for job in running:
-            self.signal(job, signal.SIGKILL)
-
-    @staticmethod
-    def signal(job: Job, sig: signal.Signals) -> None:
-        assert job.process is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(job.process.pid, sig)
+            assert job.process is not None
+            send(trees[job.name] + process_tree(job.process.pid)[1:], signal.SIGKILL)
 
     def destroy_interrupted(self) -> None:
         """`molecule destroy` for each scenario stopped half-way (a failed `molecule test` destroys itself)."""
