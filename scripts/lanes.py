@@ -60,7 +60,7 @@ class Job:
     @property
     def command(self) -> list[str]:
         if self.kind == "molecule":
-            return ["molecule", "test", "-s", self.name]
+            return [tool("molecule"), "test", "-s", self.name]
         return ["make", "--no-print-directory", self.name]
 
     @property
@@ -76,6 +76,12 @@ class Job:
         if self.returncode is None:
             return "interrupted"
         return "ok" if self.returncode == 0 else f"FAILED (exit {self.returncode})"
+
+
+def tool(name: str) -> str:
+    """A command of the venv this script runs in (make runs it with .venv/bin/python), else from PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.is_file() else name
 
 
 def parse_job(spec: str) -> Job:
@@ -203,7 +209,20 @@ class Runner:
         for job in lane:
             if self.stop.is_set():
                 return
-            self.run_job(job)
+            try:
+                self.run_job(job)
+            except Exception as error:  # a job that cannot even start fails like one that exits non-zero
+                job.started = job.started or time.monotonic()
+                job.ended, job.returncode = time.monotonic(), 127
+                job.log.parent.mkdir(parents=True, exist_ok=True)
+                with job.log.open("a") as log:
+                    log.write(f"lanes: {' '.join(job.command)} could not run: {error!r}\n")
+                self.say(job, f"FAILED: could not run {' '.join(job.command)}: {error}")
+                with self.lock:
+                    if self.failed is None:
+                        self.failed = job
+                self.stop.set()
+                return
 
     def stop_all(self) -> None:
         """SIGTERM to every process of every running job, SIGKILL to what is left after a grace period.
@@ -282,9 +301,9 @@ class Runner:
         passed = sum(job.returncode == 0 for job in self.jobs)
         # The verdict, alone on the last line; a job stopped or never started counts as failed.
         print(f"\njobs: {passed} passed, {len(self.jobs) - passed} failed", flush=True)
-        if self.failed is not None:
-            return 1
-        return 130 if interrupted else 0
+        if interrupted:
+            return 130
+        return 0 if passed == len(self.jobs) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
