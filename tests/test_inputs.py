@@ -70,6 +70,8 @@ ROUNDS: list[dict[str, object]] = [
         "nginx_acme_webroot": "/var/www/acme; autoindex on",
         "app_readwrite_paths": ["/var/lib/x", "/"],
         "tls_site_names": ["*.com"],
+        # Not in a round with app_cpu_quota: a message is matched to a variable by its name.
+        "app_cpu_quota_period": "100us",
     },
     # A type the argument specs refuse stops that role before its table (its other
     # variables would go unnamed), so it gets a round of its own.
@@ -95,6 +97,7 @@ MESSAGES = {
     "app_tasks_max": "app_tasks_max must be between 16 and",
     "app_port": "app_port must be between 1 and 65535",
     "app_keep_releases": "app_keep_releases must be between 2 and",
+    "app_cpu_quota_period": "app_cpu_quota_period must be a period from '1ms' to '1000ms'",
     "app_secret_environment": "app_secret_environment.LOGINAPP_SECRET_KEY must be a random key of at least 32",
 }
 SECRET_VALUES = [PLACEHOLDER, "Tiny-Key-9", LOW_ENTROPY]
