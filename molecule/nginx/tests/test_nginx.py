@@ -336,11 +336,11 @@ def test_the_access_log_is_json_with_the_request_id_and_upstream(host) -> None:
     request_id = https(host, "/logged").headers["x-request-id"]
     lines = host.check_output(f"grep {request_id} /var/log/nginx/access.log").splitlines()
     entry = json.loads(lines[-1])
-    assert entry["request"] == "GET /logged HTTP/2.0"
+    assert (entry["method"], entry["path"], entry["protocol"]) == ("GET", "/logged", "HTTP/2.0")
     assert entry["status"] == 200
     assert entry["host"] == SITE
     assert entry["upstream_addr"].endswith(":8000")
-    for key in ("time", "remote_addr", "request_time", "upstream_response_time", "user_agent"):
+    for key in ("time", "client", "request_time", "upstream_time", "user_agent", "tls"):
         assert key in entry
 
 
