@@ -196,7 +196,7 @@ def test_the_503_page_is_the_sign_in_form_with_a_message(
     assert BUSY in html
     assert 'name="csrf_token"' in html
     assert USERS["alice"] not in html
-    assert 'login busy user="alice" client=127.0.0.1' in caplog.messages
+    assert 'login busy user="alice" client=127.0.0.1 request_id=-' in caplog.messages
     assert login(client, "alice", USERS["alice"]).status_code == 303
 
 
@@ -206,7 +206,9 @@ def test_a_failed_sign_in_is_one_line_on_stderr(
     response = login(client, "mallory", "wrong password")
     assert response.status_code == 401
     assert INVALID_CREDENTIALS in response.get_data(as_text=True)
-    assert capsys.readouterr().err.splitlines() == ['login failed user="mallory" client=127.0.0.1']
+    assert capsys.readouterr().err.splitlines() == [
+        'login failed user="mallory" client=127.0.0.1 request_id=-'
+    ]
     assert login(client, "alice", USERS["alice"]).status_code == 303
     assert "login" not in capsys.readouterr().err
 
@@ -225,8 +227,8 @@ def test_the_log_names_the_client_a_trusted_proxy_forwards(
         environ_base={"REMOTE_ADDR": "192.0.2.5"},
     )
     assert caplog.messages == [
-        'login failed user="eve" client=203.0.113.9',
-        'login failed user="eve" client=192.0.2.5',
+        'login failed user="eve" client=203.0.113.9 request_id=-',
+        'login failed user="eve" client=192.0.2.5 request_id=-',
     ]
 
 
@@ -235,7 +237,8 @@ def test_the_logged_user_name_cannot_forge_a_line(
 ) -> None:
     login(client, 'x" client=1.2.3.4\nlogin failed user="root', "pw")
     assert capsys.readouterr().err.splitlines() == [
-        'login failed user="x? client=1.2.3.4?login failed user=?root" client=127.0.0.1'
+        'login failed user="x? client=1.2.3.4?login failed user=?root" '
+        "client=127.0.0.1 request_id=-"
     ]
 
 
@@ -251,3 +254,16 @@ def test_the_logged_user_name_cannot_forge_a_line(
 )
 def test_log_user(name: str, logged: str) -> None:
     assert log_user(name) == logged
+
+
+def test_the_log_line_carries_the_request_id_the_front_sent(
+    client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token = csrf_token(client)
+    data = {"username": "eve", "password": "x", "csrf_token": token}
+    client.post("/", data=data, headers={"X-Request-ID": "0123456789abcdef0123456789abcdef"})
+    client.post("/", data=data, headers={"X-Request-ID": "bad id=x login ok"})
+    assert capsys.readouterr().err.splitlines() == [
+        'login failed user="eve" client=127.0.0.1 request_id=0123456789abcdef0123456789abcdef',
+        'login failed user="eve" client=127.0.0.1 request_id=-',
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import urlsplit
 
 from flask import (
@@ -30,6 +31,9 @@ MISSING_FIELDS = "Please enter a username and a password."
 BUSY = "Too many sign-ins at this moment. Please try again in a few seconds."
 # Seconds a client is asked to wait (Retry-After) when every sign-in slot was busy.
 RETRY_AFTER = 2
+# A request id the sign-in log takes as it is (Nginx's $request_id is 32 hex digits); any
+# other value is logged as "-".
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Longest user name written to the sign-in log.
 LOG_USER_MAX = 64
 
@@ -41,11 +45,21 @@ def log_user(name: str) -> str:
     return cleaned[:LOG_USER_MAX]
 
 
+def request_id() -> str:
+    """The request's id from the front (X-Request-ID, also in its access log), or ``-``."""
+    value = request.headers.get("X-Request-ID", "")
+    return value if REQUEST_ID.fullmatch(value) else "-"
+
+
 def _log_sign_in(event: str, username: str) -> None:
-    """One greppable line: ``login <event> user="<name>" client=<address>``."""
+    """One greppable line: ``login <event> user="<name>" client=<address> request_id=<id>``."""
     logger: logging.Logger = current_app.extensions["loginapp.auth_log"]
     logger.warning(
-        'login %s user="%s" client=%s', event, log_user(username), request.remote_addr or "-"
+        'login %s user="%s" client=%s request_id=%s',
+        event,
+        log_user(username),
+        request.remote_addr or "-",
+        request_id(),
     )
 
 

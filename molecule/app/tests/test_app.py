@@ -144,8 +144,8 @@ def test_forwarded_headers_count_only_from_a_trusted_peer(host) -> None:
     time.sleep(1)
     failed = [line for line in journal_since(host, start).splitlines() if line.startswith("login failed")]
     assert failed == [
-        'login failed user="nobody" client=203.0.113.7',
-        f'login failed user="nobody" client={address}',
+        'login failed user="nobody" client=203.0.113.7 request_id=-',
+        f'login failed user="nobody" client={address} request_id=-',
     ]
 
 
