@@ -43,6 +43,22 @@ def test_a_wrong_password_is_refused_with_401(browser: Browser) -> None:
     assert "Invalid username or password." in answer.body
 
 
+def test_the_front_s_json_access_log_and_the_app_s_log_share_the_request_id(browser: Browser) -> None:
+    answer = browser.login(https_url("front1"), "demo", "not-the-password")
+    assert answer.status == 401
+    request_id = answer.header("x-request-id")
+    journal = f"journalctl -u {APP}.service --no-pager -o cat --since -10min | grep -F request_id={request_id} || true"
+    deadline, app_lines = time.monotonic() + 10, []
+    while not app_lines and time.monotonic() < deadline:
+        time.sleep(0.2)
+        app_lines = [line for name in ("app1", "app2") for line in node(name).check_output(journal).splitlines()]
+    assert len(app_lines) == 1, app_lines
+    log = node("front1").check_output(f'grep -F \'"request_id":"{request_id}"\' /var/log/nginx/access.log')
+    entry = json.loads(log.splitlines()[-1])
+    assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/", 401)
+    assert app_lines[0] == f'login failed user="demo" client={entry["client"]} request_id={request_id}'
+
+
 @pytest.mark.parametrize("front", sorted(FRONTS))
 def test_http_redirects_to_the_same_path_on_https(front: str, browser: Browser) -> None:
     answer = browser.request(http_url(front, "/home?x=1"))

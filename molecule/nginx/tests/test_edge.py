@@ -48,7 +48,10 @@ class TestMaintenance:
     """Switched on once for the class, off again after it."""
 
     def test_on_answers_503_with_retry_after_the_page_and_the_headers(self, host, maintenance, app_node) -> None:
-        assert "maintenance on on nginx-front: 503 except from nowhere" in maintenance
+        assert (
+            "maintenance on at nginx-front: every request gets 503 and the maintenance page, except the health check."
+            in maintenance
+        )
         for path in ("/", "/account", "/?next=/x"):
             answer = https(host, path)
             assert answer.status == 503, path
@@ -80,10 +83,10 @@ class TestMaintenance:
 
     def test_allowed_networks_get_the_app_and_off_serves_everyone_again(self, host, maintenance) -> None:
         output = switch("state=on", "allow=192.0.2.0/24,127.0.0.1")
-        assert "503 except from 192.0.2.0/24, 127.0.0.1" in output
+        assert "except the health check and clients in 192.0.2.0/24, 127.0.0.1." in output
         assert https(host, "/").status == 200
         output = switch("state=off")
-        assert "maintenance off on nginx-front: the app is served again" in output
+        assert "maintenance off at nginx-front: the app is served again." in output
         assert "default 0;" in host.file(MAINTENANCE_CONF).content_string
         answer = https(host, "/")
         assert answer.status == 200
