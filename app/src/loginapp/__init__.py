@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import secrets
@@ -10,6 +11,7 @@ import socket
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, request, url_for
@@ -41,8 +43,37 @@ class SessionInterface(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
+# Written by the release build (roles/app/files/release.py) next to the static files:
+# {"style.css": "style.<sha256[:12]>.css"}. A source tree has none: plain names then.
+STATIC_MANIFEST = "manifest.json"
+STATIC_MANIFEST_KEY = "loginapp.static_manifest"
+
+
+def load_static_manifest(static_folder: str | None) -> dict[str, str]:
+    """The release's {logical name: hashed name}; {} without a manifest (development, tests)."""
+    if not static_folder:
+        return {}
+    path = Path(static_folder) / STATIC_MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as error:
+        raise ConfigError(f"{path} is not JSON: {error}") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise ConfigError(f"{path} is not a map of file names to hashed names")
+    return data
+
+
 def static_url(filename: str) -> str:
-    """url_for('static') that still works when the request's host was unusable (400 pages)."""
+    """The URL of a static file under its content-hashed name when the release has one.
+
+    Falls back to the plain name without a manifest, and works when the request's host
+    was unusable (400 pages).
+    """
+    filename = current_app.extensions.get(STATIC_MANIFEST_KEY, {}).get(filename, filename)
     try:
         return url_for("static", filename=filename)
     except Exception:
@@ -159,6 +190,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["loginapp.auth_log"] = _auth_logger()
     CSRFProtect(app)
     app.register_blueprint(views.bp)
+    app.extensions[STATIC_MANIFEST_KEY] = load_static_manifest(app.static_folder)
     app.add_template_global(static_url)
     errors.register(app)
 

@@ -9,6 +9,12 @@ release.py build SOURCE OUTDIR --python-version 3.11 --arch x86_64 --glibc 2.36 
     put the app's wheel and every dependency's wheel (for the nodes' Python and
     platform) into OUTDIR/release.tar (wheels/ and requirements.txt); print
     {"changed": bool, "locked": bool}. An OUTDIR that is already complete is left alone.
+    The package's static files (<package>/static/) get content-hashed copies
+    (style.css -> style.<sha256[:12]>.css) and a manifest, static/manifest.json
+    ({"style.css": "style.<hash>.css"}), inside the app's wheel (the app's static_url()
+    reads it) and in OUTDIR/static/ (the hashed files and manifest.json, for the fronts).
+release.py static STATICDIR OUTDIR
+    write the hashed copies of STATICDIR's files and manifest.json into OUTDIR; print the manifest.
     With SOURCE/requirements.lock (and SOURCE/requirements-build.lock) the build is locked:
     every wheel is checked against the lock's sha256, requirements.txt carries the hashes
     so the nodes check them too, and a lock made for other inputs is refused. The app's
@@ -46,6 +52,12 @@ LOCK_SCRIPT = "scripts/lock-deps"
 ZIP_EPOCH = 315532800  # 1980-01-01, the earliest time a zip file holds
 IGNORED = {".git", ".venv", "build", "dist", "__pycache__", ".pytest_cache", ".ruff_cache", ".hypothesis"}
 WHEEL_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)-.*\.whl$")
+STATIC_DIR = "static"
+MANIFEST = "manifest.json"
+HASH_LENGTH = 12
+# A name the build made: <stem>.<12 hex digits>[.<suffix>] (role nginx's /static/ location
+# gives these the immutable cache header).
+HASHED_NAME = re.compile(rf"\.[0-9a-f]{{{HASH_LENGTH}}}(\.[A-Za-z0-9]+)?$")
 
 
 def git(source: Path, *args: str) -> str | None:
@@ -231,6 +243,53 @@ def lock(source: Path, extras: list[str], python_version: str, platform: str) ->
     return changed
 
 
+# --- Static files: content-hashed names and their manifest -----------------------
+
+
+def hashed_name(logical: str, content: bytes) -> str:
+    """style.css -> style.<sha256[:12]>.css (img/a.png -> img/a.<hash>.png; LICENSE -> LICENSE.<hash>)."""
+    path = Path(logical)
+    digest = hashlib.sha256(content).hexdigest()[:HASH_LENGTH]
+    return str(path.with_name(f"{path.stem}.{digest}{path.suffix}" if path.suffix else f"{path.name}.{digest}"))
+
+
+def hash_static(static: Path, outdirs: list[Path]) -> dict[str, str]:
+    """Write a hashed copy of every file under static and manifest.json into each of outdirs.
+
+    Returns the manifest {logical name: hashed name}, logical names relative to static
+    with '/' between directories. Files that already carry a hash, and the manifest
+    itself, are not hashed again, so hashing a directory twice gives the same manifest.
+    """
+    manifest: dict[str, str] = {}
+    if not static.is_dir():
+        return manifest
+    for path in sorted(p for p in static.rglob("*") if p.is_file()):
+        logical = path.relative_to(static).as_posix()
+        if logical == MANIFEST or HASHED_NAME.search(path.name):
+            continue
+        manifest[logical] = hashed_name(logical, path.read_bytes())
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    for outdir in outdirs:
+        for logical, hashed in manifest.items():
+            target = outdir / hashed
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(static / logical, target)
+            target.chmod(0o644)
+        if manifest:
+            (outdir / MANIFEST).write_text(text)
+            (outdir / MANIFEST).chmod(0o644)
+    return manifest
+
+
+def package_static(tree: Path, name: str) -> Path:
+    """The static directory of the project's package: src/<package>/static or <package>/static."""
+    package = re.sub(r"[-.]+", "_", name).lower()
+    for candidate in (tree / "src" / package / STATIC_DIR, tree / package / STATIC_DIR):
+        if candidate.is_dir():
+            return candidate
+    return tree / "src" / package / STATIC_DIR
+
+
 # --- The build -------------------------------------------------------------------
 
 
@@ -304,11 +363,15 @@ def unpack_wheels(wheels: Path, site: Path) -> None:
 def build_app_wheel(source: Path, stage: Path, work: Path, env: dict[str, str], regenerate: str) -> Path:
     """Build the project's wheel into stage from a copy of its files, with the locked backend when it has one.
 
+    The copy's static files get their hashed names and manifest first (so the wheel ships them), and the
+    same files go to work/static for the fronts.
     With a build lock the PEP 517 hooks run in `python -S` over the hash-checked backend wheels and nothing
     else: no index is asked, so a newer backend cannot slip in, and no environment is installed (fast).
     """
     tree = work / "src"
     copy_source(source, tree)
+    static = package_static(tree, project_metadata(source)[0])
+    hash_static(static, [static, work / STATIC_DIR])
     built = work / "app"
     built.mkdir()
     build_lock = source / BUILD_LOCK
@@ -392,6 +455,8 @@ def build(source: Path, outdir: Path, python_version: str, arch: str, glibc: str
         if outdir.exists():
             shutil.rmtree(outdir)
         outdir.mkdir(parents=True)
+        if (work / STATIC_DIR).is_dir():
+            shutil.copytree(work / STATIC_DIR, outdir / STATIC_DIR)
         partial = outdir / f"{ARCHIVE}.partial"
         with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
             archive.add(stage, arcname="wheels", filter=normalised(epoch))
@@ -411,6 +476,9 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--arch", required=True, help="the nodes' machine, e.g. x86_64 or aarch64")
     b.add_argument("--glibc", required=True, help="the nodes' glibc version, e.g. 2.36")
     b.add_argument("--extra", action="append", default=[])
+    st = sub.add_parser("static")
+    st.add_argument("source", type=Path, help="a directory of static files")
+    st.add_argument("outdir", type=Path)
     lk = sub.add_parser("lock")
     lk.add_argument("source", type=Path)
     lk.add_argument("--python-version", required=True, help="the nodes' Python, e.g. 3.11")
@@ -422,6 +490,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"release: source {source} does not exist")
     if args.command == "id":
         print(json.dumps(release_id(source)))
+    elif args.command == "static":
+        print(json.dumps(hash_static(source, [args.outdir.resolve()])))
     elif args.command == "lock":
         if not (source / "pyproject.toml").is_file():
             raise SystemExit(f"release: {source} has no pyproject.toml to lock")
