@@ -72,6 +72,11 @@ ROUNDS: list[dict[str, object]] = [
         "tls_site_names": ["*.com"],
         # Not in a round with app_cpu_quota: a message is matched to a variable by its name.
         "app_cpu_quota_period": "100us",
+        "app_release_command": "flask db upgrade\nrm -rf /",
+        "nginx_trusted_proxies": ["10.0.0.0/8; allow all"],
+        "nginx_maintenance_allow": ["192.0.2.0/24", "300.1.2.3"],
+        "nginx_maintenance_message": "Back soon\n<script>",
+        "nginx_error_retry_after": 0,
     },
     # A type the argument specs refuse stops that role before its table (its other
     # variables would go unnamed), so it gets a round of its own.
