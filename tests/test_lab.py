@@ -86,6 +86,30 @@ def test_summary_is_json_with_absolute_paths_the_size_and_ssh_as_the_ops_user() 
     assert all(f" {data['ssh_user']}@" in n["ssh"] and "root@" not in n["ssh"] for n in data["nodes"])
 
 
+@pytest.mark.parametrize(("apps", "fronts"), [(2, 2), (lab.MAX_APPS, lab.MAX_FRONTS)])
+def test_the_floating_address_is_in_the_lab_network_and_no_node_has_it(apps: int, fronts: int) -> None:
+    vip = lab.lab_vip("10.9.8")
+    assert vip == "10.9.8.10"
+    assert vip not in {n.address for n in lab.lab_nodes("10.9.8", 9000, apps=apps, fronts=fronts)}
+    assert vip not in {"10.9.8.0", "10.9.8.1", "10.9.8.255"}  # network, Docker's gateway, broadcast
+
+
+def test_group_vars_give_the_fronts_the_floating_address() -> None:
+    assert yaml.safe_load(lab.render_group_vars())["vip_address"] == lab.lab_vip()
+
+
+def test_summary_and_output_give_the_url_and_curl_line_through_the_floating_address(capsys) -> None:
+    data = json.loads(json.dumps(lab.summary(lab.lab_nodes(apps=2))))
+    vip = lab.lab_vip()
+    curl = f"curl --cacert {lab.CA_FILE} --resolve {lab.SITE_NAME}:443:{vip} https://{lab.SITE_NAME}/"
+    assert data["vip"] == {"address": vip, "https_url": f"https://{lab.SITE_NAME}/", "curl": curl}
+    assert " -k" not in curl and "--insecure" not in curl
+    lab.print_summary(data)
+    out = capsys.readouterr().out
+    assert f"vip:      https://{lab.SITE_NAME}/ on {vip}" in out
+    assert f"\n            {curl}\n" in out
+
+
 def test_the_size_is_remembered_and_only_what_is_asked_for_changes(tmp_path: Path) -> None:
     summary = tmp_path / "lab.json"
     assert lab.wanted_size(None, None, summary) == {"apps": 2, "fronts": 2}
