@@ -121,6 +121,7 @@ def test_with_the_app_node_down_the_front_answers_its_own_502_page(host, app_nod
         data = https(host, "/account", *JSON)
     finally:
         app_node.check_output("systemctl start upstream-stub.service")
+        app_node.check_output("timeout 10 sh -c 'until curl -sf http://127.0.0.1:8000/healthz; do sleep 0.2; done'")
     assert page.status == 502
     assert page.headers["retry-after"] == "10"
     assert_security_headers(page)
