@@ -73,3 +73,67 @@ lab-down: ## Remove everything `make lab` made.
 
 clean: lab-down ## Remove the lab, the venv and caches.
 	rm -rf $(VENV) .cache .build artifacts
+
+# --- Day to day: one short command per operation ---------------------------------------------
+# Each runs its playbook against INVENTORY and ends with one line that says what it did (the
+# playbook's "Say what the run did", or why it failed). Options are make variables, handed to
+# the playbook as JSON extra vars (never through a shell unquoted): RELEASE= (deploy,
+# rollback), SINCE= GREP= NODES= LINES= NGINX= (logs), NODES= (exec), MESSAGE= ALLOW=
+# (maintenance-on); ARGS= adds ansible-playbook options (ARGS=--check, ARGS=-v).
+.PHONY: site deploy rollback restart status logs exec maintenance-on maintenance-off
+INVENTORY ?= inventory/lab
+
+# {"key": value} for each key=NAME whose environment variable NAME is set and not empty.
+export __OPS_JSON := import json, os, sys; print(json.dumps({k: os.environ[n] for k, _, n in (a.partition("=") for a in sys.argv[1:]) if os.environ.get(n)}))
+# The last "Say what the run did" message of a run, or its first failure.
+export __OPS_SAY := \
+  function unquote(s) { sub(/^[|>]-? */, "", s); \
+    if (s ~ /^'.*'$$/) { s = substr(s, 2, length(s) - 2); gsub(/''/, "'", s) } \
+    else if (s ~ /^".*"$$/) { s = substr(s, 2, length(s) - 2); gsub(/\\"/, "\"", s) } \
+    gsub(/^ +| +$$/, "", s); return s } \
+  /^TASK \[/ { say = index($$0, "TASK [Say what the run did]") == 1; fatal = 0; cont = 0; next } \
+  /^(fatal|failed): \[/ { fatal = 1; cont = 0; next } \
+  /^\.\.\.ignoring/ { if (from_fatal) { f = ""; from_fatal = 0 } next } \
+  /^\[ERROR\]: / && e == "" { e = substr($$0, 10); next } \
+  /^    msg: / { cont = 0; v = substr($$0, 10); \
+    if (say) { m = v; which = "m"; cont = 1 } else if (fatal && f == "") { f = v; which = "f"; cont = 1; from_fatal = 1 } next } \
+  /^[^ ]+ +: ok=[0-9]+ / && $$1 != "localhost" { hosts = hosts (hosts == "" ? "" : ", ") $$1 } \
+  cont && /^        / { sub(/^ +/, " "); if (which == "m") m = m $$0; else f = f $$0; next } \
+  { cont = 0 } \
+  END { if (rc == 0) print "==> " (m != "" ? unquote(m) : "make " op ": done on " (hosts != "" ? hosts : "no node") "."); \
+        else print "==> make " op " failed (ansible-playbook exit " rc ")" (f != "" ? ": " unquote(f) : e != "" ? ": " e : "; see above.") }
+
+# $(call __ops_run,<playbook>,<key=NAME ...>,<more ansible-playbook arguments>)
+define __ops_run
+	@set +e; log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	extra=$$($(BIN)/python -c "$$__OPS_JSON" $(2)); \
+	ansible-playbook -i $(INVENTORY) playbooks/$(1).yml -e "$$extra" $(3) $(ARGS) 2>&1 | tee "$$log"; rc=$${PIPESTATUS[0]}; \
+	awk -v rc=$$rc -v op='$@' "$$__OPS_SAY" "$$log"; exit $$rc
+endef
+
+site: venv ## Converge the whole stack on INVENTORY (default inventory/lab), one app node at a time.
+	$(call __ops_run,site)
+
+deploy: venv ## Ship a new release, one app node at a time without a failed request; RELEASE=<id> names it.
+	$(call __ops_run,deploy,release=RELEASE)
+
+rollback: venv ## Go back to the previous release (RELEASE=<id> for another one the nodes keep).
+	$(call __ops_run,rollback,release=RELEASE)
+
+restart: venv ## Restart the app on every app node, one at a time, each drained first.
+	$(call __ops_run,restart)
+
+status: venv ## One line per node: service, release, health, limits, certificate days; the deploy lock.
+	$(call __ops_run,status)
+
+logs: venv ## Every node's logs merged by time; SINCE='10 min ago' GREP=<regex> NODES=app1,front2 LINES=200 NGINX=true.
+	$(call __ops_run,logs,since=SINCE grep=GREP nodes=NODES lines=LINES nginx=NGINX)
+
+exec: venv ## Run CMD='...' as the app (its venv, environment, user) on every app node, or NODES=app1; prints each exit code.
+	$(call __ops_run,exec,cmd=CMD nodes=NODES)
+
+maintenance-on: venv ## Maintenance page (503) on every front; MESSAGE='Back at 14:00 UTC.' ALLOW=<networks that still get the app>.
+	$(call __ops_run,maintenance,message=MESSAGE allow=ALLOW,-e state=on)
+
+maintenance-off: venv ## Serve the app again on every front.
+	$(call __ops_run,maintenance,,-e state=off)

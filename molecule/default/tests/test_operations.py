@@ -298,3 +298,131 @@ def test_no_secret_lands_in_a_journal_or_a_file_outside_the_config_directory(tmp
         finally:
             host.run(f"rm -f {probe}")
         assert found == [], f"{name}: a secret is in {found}"
+
+
+# --- Day to day: logs.yml and exec.yml (read-only / beside the service) ---------------------
+
+
+def extra(**values: str) -> str:
+    """Extra vars as JSON: values with spaces and quotes reach the playbook as they are."""
+    import json  # (imported here: the tests above this section do not need it)
+
+    return json.dumps(values)
+
+
+def task_messages(output: str, task: str) -> dict[str, str]:
+    """The msg each host printed in `task` of a run (the tests' runs print results as JSON)."""
+    import json
+
+    messages: dict[str, str] = {}
+    decoder = json.JSONDecoder()
+    for section in output.split(f"TASK [{task}] ")[1:]:
+        section = section.split("\nTASK [")[0]
+        for head in section.split("\nok: [")[1:]:
+            host, _, rest = head.partition("]")
+            result, _ = decoder.raw_decode(rest[rest.index("{") :])
+            messages[host] = result["msg"]
+    return messages
+
+
+def main_pid(name: str) -> str:
+    return node(name).check_output(f"systemctl show -p MainPID --value {APP}.service")
+
+
+def usr1_lines(name: str, since: int) -> int:
+    """How many 'Handling signal: usr1' lines Gunicorn wrote on `name` since `since` (epoch seconds)."""
+    out = node(name).check_output(
+        f"journalctl -u {APP}.service --no-pager -o cat --since @{since} | grep -c 'Handling signal: usr1' || true"
+    )
+    return int(out or 0)
+
+
+def test_logs_merges_the_app_nodes_journals_by_time_each_line_tagged_with_its_node() -> None:
+    # Gunicorn logs "Handling signal: usr1" when asked to reopen its log files (harmless: it
+    # logs to the journal). app1, then app2, then app1 again: merged by time, not by node.
+    since = int(time.time()) - 1
+    order = ["app1", "app2", "app1"]
+    for name in order:
+        before = usr1_lines(name, since)
+        node(name).check_output(f"kill -USR1 {main_pid(name)}")
+        deadline = time.monotonic() + 10
+        while usr1_lines(name, since) == before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert usr1_lines(name, since) == before + 1, f"{name} did not log the signal"
+        time.sleep(0.05)
+    result = playbook("logs.yml", extra(since=f"@{since}", grep="Handling signal: usr1"))
+    assert result.returncode == 0, result.stdout[-3000:]
+    printed = task_messages(result.stdout, "Print the lines, oldest first")["localhost"].splitlines()
+    # '<time> <node> app <identifier>[<pid>]: ... Handling signal: usr1', oldest first.
+    tagged = [line.split()[1:3] for line in printed]
+    assert tagged == [[name, "app"] for name in order], printed
+    times = [line.split()[0] for line in printed]
+    assert times == sorted(times) and len(set(times)) == 3, printed
+    assert all(line.endswith("Handling signal: usr1") for line in printed), printed
+    assert "logs: 3 lines since" in result.stdout and "from app1, app2" in result.stdout
+
+
+def test_logs_shows_the_fronts_access_lines_only_when_asked_for(tmp_path: Path) -> None:
+    from conftest import Browser, https_url  # a user's request, as in test_cluster.py
+
+    since = int(time.time()) - 1
+    answer = Browser(tmp_path / "cookies.txt").request(https_url("front2", "/healthz"))
+    assert answer.status == 200
+    request_id = answer.header("x-request-id")
+    assert request_id
+    without = playbook("logs.yml", f"since=@{since}", f"grep={request_id}")
+    with_nginx = playbook("logs.yml", f"since=@{since}", f"grep={request_id}", "nodes=app1,front2")
+    assert without.returncode == 0 and with_nginx.returncode == 0, with_nginx.stdout[-3000:]
+    assert task_messages(without.stdout, "Print the lines, oldest first")["localhost"] == "No line in the window."
+    printed = task_messages(with_nginx.stdout, "Print the lines, oldest first")["localhost"].splitlines()
+    assert len(printed) == 1, printed
+    assert printed[0].split()[1:6] == ["front2", "access", "GET", "/healthz", "200"], printed
+    assert printed[0].endswith(f"id={request_id}")
+
+
+def test_exec_runs_a_command_in_the_current_release_s_venv_on_every_app_node() -> None:
+    result = playbook("exec.yml", extra(cmd="python -c 'import sys; print(sys.prefix)'"))
+    assert result.returncode == 0, result.stdout[-3000:]
+    printed = task_messages(result.stdout, "Print what the command printed on this node and its exit code")
+    current = releases()
+    assert set(printed) == set(APPS)
+    for name in APPS:
+        assert printed[name].splitlines() == [
+            f"{name} (release {current[name]}): exit code 0",
+            "stdout:",
+            f"  {APP_ROOT}/releases/{current[name]}/venv",
+        ], printed[name]
+    assert "exec on app1, app2: exit code 0 on every node" in result.stdout
+
+
+def test_exec_runs_as_the_app_with_its_environment_and_prints_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANSIBLE_VERBOSITY", "1")  # as with -v: every task's arguments and result
+    secret = (EPHEMERAL / "secrets" / "secret_key").read_text().strip()
+    script = (
+        "import os, pwd; "
+        "print(pwd.getpwuid(os.getuid()).pw_name, os.getcwd(), 'LOGINAPP_SECRET_KEY' in os.environ, "
+        "os.environ['LOGINAPP_RELEASE'])"
+    )
+    result = playbook("exec.yml", extra(cmd=f'python -c "{script}"', nodes="app2"))
+    assert result.returncode == 0, result.stdout[-3000:]
+    release = releases(("app2",))["app2"]
+    printed = task_messages(result.stdout, "Print what the command printed on this node and its exit code")
+    assert set(printed) == {"app2"}  # nodes=app2: app1 does not run it
+    assert printed["app2"].splitlines()[2] == f"  {APP} {APP_ROOT}/releases/{release} True {release}"
+    assert "/bin/sh" in result.stdout  # -v took effect: the command's arguments are printed
+    assert secret not in result.stdout
+
+
+def test_exec_fails_naming_the_node_whose_command_failed() -> None:
+    flag = "/run/flask-stack-exec-test"
+    node("app2").check_output(f"touch {flag}")
+    try:
+        result = playbook("exec.yml", extra(cmd=f"if [ -e {flag} ]; then echo failing >&2; exit 3; fi; echo fine"))
+    finally:
+        node("app2").check_output(f"rm -f {flag}")
+    assert result.returncode != 0
+    printed = task_messages(result.stdout, "Print what the command printed on this node and its exit code")
+    assert printed["app1"].splitlines()[0].endswith("exit code 0")
+    first, *rest = printed["app2"].splitlines()
+    assert first.endswith("exit code 3") and rest == ["stdout: (nothing)", "stderr:", "  failing"], printed["app2"]
+    assert "exec failed on app2: app1 exit code 0, app2 exit code 3." in result.stdout
