@@ -426,3 +426,199 @@ def test_exec_fails_naming_the_node_whose_command_failed() -> None:
     first, *rest = printed["app2"].splitlines()
     assert first.endswith("exit code 3") and rest == ["stdout: (nothing)", "stderr:", "  failing"], printed["app2"]
     assert "exec failed on app2: app1 exit code 0, app2 exit code 3." in result.stdout
+
+
+# --- Static files that survive a rollout: every page's stylesheet answers, old and new --------
+
+import hashlib  # noqa: E402  (imported here: the tests above this section do not need them)
+import http.client  # noqa: E402
+import re  # noqa: E402
+from collections import Counter  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+from load import Client  # noqa: E402
+
+from conftest import FRONTS, Browser, https_url  # noqa: E402
+
+STYLESHEET = re.compile(r'<link rel="stylesheet" href="(/static/[^"]+)">')
+HASHED_STYLESHEET = re.compile(r"/static/style\.(?P<digest>[0-9a-f]{12})\.css")
+RESTYLE = "\n/* restyled by the cluster test */\nmain { outline: 1px solid transparent; }\n"
+
+
+@dataclass
+class PageLoad:
+    pages: int = 0
+    failed: int = 0
+    failures: Counter = field(default_factory=Counter)
+    stylesheets: Counter = field(default_factory=Counter)
+
+    def __str__(self) -> str:
+        return f"{self.pages} pages and their stylesheets, {self.failed} failed {dict(self.failures) or ''}".strip()
+
+
+def fetch_pages_and_their_stylesheets(
+    stop: threading.Event, clients: int = 2, max_pages: int = 4000, max_seconds: float = 600
+) -> PageLoad:
+    """Users who load the Sign In page through both fronts and then the stylesheet it links, as a
+    browser does, until `stop` (or the bounds); a page without a link or a stylesheet that is not
+    200 text/css with a body counts as failed."""
+    result = PageLoad()
+    lock = threading.Lock()
+    deadline = time.monotonic() + max_seconds
+    ports = [https for _, https in FRONTS.values()]
+
+    def record(ok: bool, what: str, href: str = "") -> None:
+        with lock:
+            result.pages += 1
+            if not ok:
+                result.failed += 1
+                result.failures[what] += 1
+            if href:
+                result.stylesheets[href] += 1
+
+    def user(index: int) -> None:
+        client = Client(ports[index % len(ports)], "")
+        while not stop.is_set() and time.monotonic() < deadline:
+            with lock:
+                if result.pages >= max_pages:
+                    return
+            try:
+                status, _, page = client.request("GET", "/")
+                link = STYLESHEET.search(page)
+                if status != 200 or link is None:
+                    record(False, f"GET / {status}" + ("" if link else " without a stylesheet link"))
+                else:
+                    href = link.group(1)
+                    css_status, headers, css = client.request("GET", href)
+                    kind = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+                    record(
+                        css_status == 200 and kind == "text/css" and bool(css.strip()), f"GET {href} {css_status}", href
+                    )
+            except (OSError, http.client.HTTPException) as error:
+                record(False, type(error).__name__)
+                client.conn = None
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=user, args=(n,), daemon=True) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max_seconds + 30)
+    return result
+
+
+def under_load_with_pages(password: str, action: Callable[[], subprocess.CompletedProcess[str]]):
+    """under_load() (sign-ins, pages, health checks) plus users who fetch each page's stylesheet."""
+    stop = threading.Event()
+    box: dict[str, PageLoad] = {}
+    thread = threading.Thread(
+        target=lambda: box.setdefault("pages", fetch_pages_and_their_stylesheets(stop)), daemon=True
+    )
+    thread.start()
+    try:
+        outcome, load = under_load(password, action)
+    finally:
+        stop.set()
+        thread.join(120)
+    return outcome, load, box["pages"]
+
+
+def stylesheet_of_the_sign_in_page(browser: Browser) -> str:
+    """The stylesheet link of the Sign In page, the same through every front."""
+    links = {STYLESHEET.findall(browser.request(https_url(front)).body)[0] for front in FRONTS}
+    assert len(links) == 1, links
+    return links.pop()
+
+
+def assert_hashed_stylesheet_answers(browser: Browser, href: str) -> str:
+    """A content-hashed stylesheet answers 200 through every front, immutable, with the content its name hashes."""
+    match = HASHED_STYLESHEET.fullmatch(href)
+    assert match, f"{href} is not a content-hashed name"
+    bodies = set()
+    for front in FRONTS:
+        answer = browser.request(https_url(front, href))
+        assert answer.status == 200, (front, href, answer.status)
+        assert answer.header("Cache-Control") == "public, max-age=31536000, immutable"
+        assert answer.header("Content-Type") == "text/css"
+        assert hashlib.sha256(answer.body.encode()).hexdigest()[:12] == match["digest"], (front, href)
+        bodies.add(answer.body)
+    assert len(bodies) == 1
+    return bodies.pop()
+
+
+def assert_plain_stylesheet_is(browser: Browser, css: str) -> None:
+    """/static/style.css (the error pages' link) has the newest release's content, cached briefly."""
+    for front in FRONTS:
+        answer = browser.request(https_url(front, "/static/style.css"))
+        assert answer.status == 200, front
+        assert answer.header("Cache-Control") == "public, max-age=300", front
+        assert answer.body == css, front
+
+
+@pytest.fixture(scope="module")
+def restyled_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The app with one more rule in style.css: a copy of app/ (lock files included), nothing else changed."""
+    source = tmp_path_factory.mktemp("restyled") / "app"
+    ignored = shutil.ignore_patterns(".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis")
+    shutil.copytree(PROJECT / "app", source, ignore=ignored)
+    css = source / "src" / "loginapp" / "static" / "style.css"
+    css.write_text(css.read_text() + RESTYLE)
+    return source
+
+
+@pytest.fixture(scope="module")
+def restyle() -> dict[str, object]:
+    """What the restyle test saw, for the rollback test after it."""
+    return {}
+
+
+def test_a_deploy_that_changes_the_stylesheet_keeps_every_pages_stylesheet_answering(
+    demo_password: str, restyled_app: Path, restyle: dict[str, object], browser: Browser, capsys
+) -> None:
+    before = releases()
+    assert len(set(before.values())) == 1
+    old_href = stylesheet_of_the_sign_in_page(browser)
+    old_css = assert_hashed_stylesheet_answers(browser, old_href)
+    restyled = f"0.1.0-restyled{int(time.time())}"
+    restyle.update(before=before, old_href=old_href, old_css=old_css)
+
+    result, load, pages = under_load_with_pages(
+        demo_password, lambda: playbook("deploy.yml", f"release={restyled}", f"app_source={restyled_app}")
+    )
+    report(capsys, f"deploy {restyled} with a new style.css", load)
+    with capsys.disabled():
+        print(f"  and {pages}; stylesheets linked: {dict(pages.stylesheets)}")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert load.failed == 0, load.failures
+    assert pages.pages > 50
+    assert pages.failed == 0, pages.failures
+    assert set(releases().values()) == {restyled}
+    new_href = stylesheet_of_the_sign_in_page(browser)
+    assert new_href != old_href
+    # Pages of the old release before and while old and new nodes served side by side, of the
+    # new one after: every one of them found its stylesheet.
+    assert set(pages.stylesheets) == {old_href, new_href}
+    new_css = assert_hashed_stylesheet_answers(browser, new_href)
+    assert new_css.endswith(RESTYLE)
+    assert assert_hashed_stylesheet_answers(browser, old_href) == old_css, "the old release's file is kept"
+    assert_plain_stylesheet_is(browser, new_css)
+    restyle.update(new_href=new_href)
+
+
+def test_a_rollback_serves_the_old_stylesheet_again(
+    demo_password: str, restyle: dict[str, object], browser: Browser, capsys
+) -> None:
+    assert "new_href" in restyle, "the restyle deploy above did not complete"
+    result, load, pages = under_load_with_pages(demo_password, lambda: playbook("rollback.yml"))
+    report(capsys, "rollback from the restyled release", load)
+    with capsys.disabled():
+        print(f"  and {pages}; stylesheets linked: {dict(pages.stylesheets)}")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert load.failed == 0, load.failures
+    assert pages.failed == 0, pages.failures
+    assert releases() == restyle["before"]
+    assert stylesheet_of_the_sign_in_page(browser) == restyle["old_href"]
+    assert restyle["old_href"] in pages.stylesheets
+    assert set(pages.stylesheets) <= {restyle["old_href"], restyle["new_href"]}
+    assert assert_hashed_stylesheet_answers(browser, str(restyle["old_href"])) == restyle["old_css"]
+    assert_plain_stylesheet_is(browser, str(restyle["old_css"]))
