@@ -83,6 +83,11 @@ clean: lab-down ## Remove the lab, the venv and caches.
 .PHONY: site deploy rollback restart status logs exec maintenance-on maintenance-off
 INVENTORY ?= inventory/lab
 
+# The options as typed: make expands nothing in them ('$$' and '$(...)' reach the node's shell
+# in CMD, a '$' ends a GREP regex).
+__OPS_VARS := RELEASE SINCE GREP NODES LINES NGINX CMD MESSAGE ALLOW
+$(foreach v,$(__OPS_VARS),$(if $(filter command line,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))))
+
 # {"key": value} for each key=NAME whose environment variable NAME is set and not empty.
 export __OPS_JSON := import json, os, sys; print(json.dumps({k: os.environ[n] for k, _, n in (a.partition("=") for a in sys.argv[1:]) if os.environ.get(n)}))
 # The last "Say what the run did" message of a run, or its first failure.
