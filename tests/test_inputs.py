@@ -86,6 +86,12 @@ ROUNDS: list[dict[str, object]] = [
         "app_secret_environment": {"LOGINAPP_SECRET_KEY": LOW_ENTROPY},
         "tls_cert_path": "/etc/ssl/flask-stack/site.crt\n",
     },
+    # Role tls's mode acme (its values are checked in every mode).
+    {
+        "tls_acme_directory": "http://acme.example/dir",
+        "tls_acme_renew_days": 0,
+        "tls_acme_email": "ops@example.org\nBcc: all@example.org",
+    },
     # Role app's inputs that are not numbers or sizes at all (its scenario converges once,
     # with other wrong inputs, to show that the node is left as it was).
     {
@@ -104,6 +110,8 @@ MESSAGES = {
     "app_keep_releases": "app_keep_releases must be between 2 and",
     "app_cpu_quota_period": "app_cpu_quota_period must be a period from '1ms' to '1000ms'",
     "app_secret_environment": "app_secret_environment.LOGINAPP_SECRET_KEY must be a random key of at least 32",
+    "tls_acme_directory": "tls_acme_directory must be the https:// URL of the ACME server's directory",
+    "tls_acme_renew_days": "tls_acme_renew_days must be between 1 and 3650",
 }
 SECRET_VALUES = [PLACEHOLDER, "Tiny-Key-9", LOW_ENTROPY]
 
