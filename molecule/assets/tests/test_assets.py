@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 from conftest import INDEX, PROJECT, RELEASES, STATIC_ROOT, Release, get, send
 
@@ -129,3 +132,12 @@ def test_a_manifest_that_names_a_path_outside_the_static_root_is_refused(front, 
     assert "is not a map of relative file names to content-hashed names" in result.stdout
     assert "stopped before any app node changed" in result.stdout
     assert (files_on_front(front), kept(front)) == before
+
+
+def test_gixy_finds_no_problem_in_the_static_locations(front) -> None:
+    """The nested location of the hashed names keeps every header of its parent but Cache-Control."""
+    dump = front.check_output("nginx -T 2>/dev/null")
+    assert 'location ~ "\\.[0-9a-f]{12}(\\.[A-Za-z0-9]+)?$"' in dump
+    gixy = Path(sys.executable).parent / "gixy"
+    result = subprocess.run([str(gixy), "-"], input=dump, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0 and "No issues found." in result.stdout, result.stdout + result.stderr
