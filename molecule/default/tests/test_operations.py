@@ -403,12 +403,13 @@ def test_exec_runs_as_the_app_with_its_environment_and_prints_no_secret(monkeypa
         "print(pwd.getpwuid(os.getuid()).pw_name, os.getcwd(), 'LOGINAPP_SECRET_KEY' in os.environ, "
         "os.environ['LOGINAPP_RELEASE'])"
     )
-    result = playbook("exec.yml", extra(cmd=f'python -c "{script}"', nodes="app2"))
+    # $USER reaches the node's shell as typed: systemd sets it for the app's user.
+    result = playbook("exec.yml", extra(cmd=f'echo "$USER"; python -c "{script}"', nodes="app2"))
     assert result.returncode == 0, result.stdout[-3000:]
     release = releases(("app2",))["app2"]
     printed = task_messages(result.stdout, "Print what the command printed on this node and its exit code")
     assert set(printed) == {"app2"}  # nodes=app2: app1 does not run it
-    assert printed["app2"].splitlines()[2] == f"  {APP} {APP_ROOT}/releases/{release} True {release}"
+    assert printed["app2"].splitlines()[2:] == [f"  {APP}", f"  {APP} {APP_ROOT}/releases/{release} True {release}"]
     assert "/bin/sh" in result.stdout  # -v took effect: the command's arguments are printed
     assert secret not in result.stdout
 
