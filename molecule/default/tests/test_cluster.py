@@ -4,12 +4,14 @@ redirect, load balancing over both app nodes, limits, failover and shared sessio
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
-from scenario_helpers import cgroup_limits
+from scenario_helpers import cgroup_limits, run_playbook
 
 from conftest import APP, CA_FILE, FRONTS, SITE, Browser, http_url, https_url, node
 
@@ -144,3 +146,25 @@ def test_stopping_app1_loses_no_request_and_app1_serves_again_when_back(browser:
         i += 1
         time.sleep(0.2)
     assert back["app1"] >= 2, f"app1 got no traffic after it was started again: {dict(back)}"
+
+
+def test_maintenance_mode_switches_both_fronts_and_back(browser: Browser, demo_password: str) -> None:
+    maintenance = Path(__file__).resolve().parents[3] / "playbooks" / "maintenance.yml"
+    inventory = str(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent)
+    on = run_playbook(maintenance, "state=on", json.dumps({"message": "Back in five minutes."}), inventory=inventory)
+    try:
+        assert on.returncode == 0, on.stdout[-3000:]
+        for front in sorted(FRONTS):
+            page = browser.request(https_url(front))
+            assert page.status == 503
+            assert page.header("retry-after") == "300"
+            assert page.header("content-security-policy").startswith("default-src 'self'")
+            assert "Back in five minutes." in page.body
+            data = browser.request(https_url(front, "/home"), "-H", "Accept: application/json")
+            assert (data.status, json.loads(data.body)["error"]) == (503, "Service Unavailable")
+            assert healthz_via(front, browser)["status"] == "ok"
+    finally:
+        off = run_playbook(maintenance, "state=off", inventory=inventory)
+    assert off.returncode == 0, off.stdout[-3000:]
+    for front in sorted(FRONTS):
+        assert browser.login(https_url(front), "demo", demo_password).status in (302, 303)
