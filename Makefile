@@ -52,7 +52,7 @@ test-controller: venv ## Controller-side pytest suite (scripts, inventories), on
 
 # The Molecule scenarios; the first (the longest) gets a lane of its own, the others run one
 # after the other beside it (scripts/lanes.py). SCENARIOS="app nginx" runs some of them.
-SCENARIOS ?= default app common nginx
+SCENARIOS ?= default app common nginx acme vip assets
 __first := $(addprefix molecule:,$(firstword $(SCENARIOS)))
 __rest := $(addprefix molecule:,$(wordlist 2,$(words $(SCENARIOS)),$(SCENARIOS)))
 
