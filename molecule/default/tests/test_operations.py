@@ -458,7 +458,7 @@ class PageLoad:
 
 
 def fetch_pages_and_their_stylesheets(
-    stop: threading.Event, clients: int = 2, max_pages: int = 4000, max_seconds: float = 600
+    stop: threading.Event, clients: int = 2, max_pages: int = 20000, max_seconds: float = 900
 ) -> PageLoad:
     """Users who load the Sign In page through both fronts and then the stylesheet it links, as a
     browser does, until `stop` (or the bounds); a page without a link or a stylesheet that is not
@@ -498,7 +498,8 @@ def fetch_pages_and_their_stylesheets(
             except (OSError, http.client.HTTPException) as error:
                 record(False, type(error).__name__)
                 client.conn = None
-            time.sleep(0.05)
+            # Paced, so that the count bound outlasts a slow deploy: the pages must span the switch.
+            time.sleep(0.1)
 
     threads = [threading.Thread(target=user, args=(n,), daemon=True) for n in range(clients)]
     for thread in threads:
