@@ -84,6 +84,12 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
+def limited_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The HTTP rows, the fixed-rate one among them, whose load generator hit a limit of its own."""
+    fixed = [results["fixed_rate"]["row"]] if results.get("fixed_rate") else []
+    return [row for row in [*results.get("http", []), *fixed] if row.get("limit")]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.out = args.out.resolve()
@@ -128,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             latencies = fixed.row.load.latencies_ms
     if do_ops:
-        results["ops"] = [op.as_json() for op in ops.measure(lab, args.ops_runs, args.out / "ops", say)]
+        results["ops"] = [op.as_json() for op in ops.measure(lab, args.ops_runs, args.out / "ops", say, args.app_name)]
     json_path, md_path = report.write(results, args.out)
     pngs = plots.draw(results, latencies, args.out)
     print(report.markdown(results))
@@ -138,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in [md_path, *pngs]:
             shutil.copy2(path, PUBLISH_DIR / path.name)
         say(f"published {len(pngs)} plots and results.md to {PUBLISH_DIR.relative_to(ROOT)}/")
+    limited = [f"{r['setup']} {r['path']}: {r['limit']}" for r in limited_rows(results)]
+    if limited:
+        say("rows whose load generator hit a limit of its own (no req/s of the stack): " + "; ".join(limited))
     failed = [op["title"] for op in results.get("ops", []) if op["failed"]]
     if failed:
         say(f"operations that failed: {', '.join(failed)} (see their logs)")

@@ -60,6 +60,8 @@ class Row:
             "front_cpu_us_per_request": None if self.front_us is None else round(self.front_us, 1),
             "app_cpu_us_per_request": None if self.app_us is None else round(self.app_us, 1),
             "cpu_sources": self.cpu_sources,
+            "generator_runs": load.rounds,
+            "limit": load.limit,
         }
 
 
@@ -201,7 +203,7 @@ def measure(lab: Lab, services: dict[str, appnode.AppService], shape: Shape, say
         rows.append(row)
         say(
             f"{setup:<44} {path:<22} {load.rps:9.1f} req/s  p50 {load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms"
-            f"  errors {load.bad_status}/{load.socket_errors}"
+            f"  errors {load.bad_status}/{load.socket_errors}" + (f"  LIMITED: {load.limit}" if load.limit else "")
         )
         time.sleep(1)
         return row
@@ -284,11 +286,13 @@ def measure(lab: Lab, services: dict[str, appnode.AppService], shape: Shape, say
         lambda: wrk_local(f"http://{site}/", shape, [f"{front1.address}:80"], names),
         app=False,
     )
-    bases = {r.path: r.load.rps for r in rows if r.key.startswith("devserver")}
-    for row in rows:
+    # A row whose generator hit its own limit has no req/s of the stack: no ratio, no base, no peak.
+    measured = [r for r in rows if not r.load.limit]
+    bases = {r.path: r.load.rps for r in measured if r.key.startswith("devserver")}
+    for row in measured:
         row.ratio = ratio(row.load.rps, bases.get(row.path, bases.get("/")))
     fixed = None
-    peak = max((r.load.rps for r in rows if r.key in ("front1-h1 /", "front1-h2 /")), default=0.0)
+    peak = max((r.load.rps for r in measured if r.key in ("front1-h1 /", "front1-h2 /")), default=0.0)
     if peak > 0:
         target = peak * FIXED_RATE_SHARE
         per_client = max(1, round(target / shape.connections))

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .lab import ROOT, Lab
-from .parse import parse_recap
+from .lab import ROOT, Lab, unit_properties
+from .parse import recap_totals, task_headers, tasks_run
 from .stats import median
 
 RUN_TIMEOUT_S = 1200
@@ -22,6 +22,11 @@ LOCK_HELD = "deploy lock"
 LOCK_RETRY_S = 20
 LOCK_WAIT_S = 900
 BUILD_DIR = ROOT / ".build" / "releases"
+# The settings change: role app's MemoryMax, raised by this much from what the unit has now, then back.
+SETTING = "app_memory_max"
+SETTING_STEP_MIB = 64
+SETTING_FALLBACK = "512M"  # role app's default, when the unit has no limit (infinity) to raise
+MIB = 1024 * 1024
 
 
 @dataclass
@@ -31,6 +36,8 @@ class Op:
     command: list[str]
     seconds: list[float] = field(default_factory=list)
     changed: list[int] = field(default_factory=list)
+    tasks: list[int] = field(default_factory=list)  # recap: ok + failed + skipped + rescued, all hosts
+    headers: list[int] = field(default_factory=list)  # TASK and RUNNING HANDLER headers
     logs: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -43,6 +50,8 @@ class Op:
             "median_s": round(median(self.seconds), 1) if self.seconds else None,
             "min_s": round(min(self.seconds), 1) if self.seconds else None,
             "max_s": round(max(self.seconds), 1) if self.seconds else None,
+            "tasks": self.tasks,
+            "task_headers": self.headers,
             "changed_tasks": self.changed,
             "logs": self.logs,
             "failed": "; ".join(self.failures) or None,
@@ -100,39 +109,80 @@ def run_once(
         say(f"  FAILED: {op.failures[-1]}")
         return
     op.seconds.append(elapsed)
-    recap = parse_recap(output)
-    op.changed.append(sum(host["changed"] for host in recap.values()))
+    totals = recap_totals(output)
+    op.changed.append(totals["changed"])
+    op.tasks.append(tasks_run(totals))
+    op.headers.append(task_headers(output))
 
 
-def measure(lab: Lab, runs: int, log_dir: Path, say: Callable[[str], None]) -> list[Op]:
-    """site.yml once to settle the lab (a commit since its last run means a new release), then
-    no-change site.yml, rolling restart, rolling deploys of new releases (then back to the
-    release of HEAD, so that the lab serves what site.yml would), warm `make lab`."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    release_ids = [f"bench-{stamp}-{k}" for k in range(1, runs + 1)]
-    ops = [
+def other_memory_max(current: str) -> str:
+    """An app_memory_max that differs from the unit's MemoryMax (systemctl show: bytes or
+    "infinity"): SETTING_STEP_MIB more, in MiB."""
+    text = current.strip()
+    if not text.isdigit():
+        return SETTING_FALLBACK
+    return f"{int(text) // MIB + SETTING_STEP_MIB}M"
+
+
+def current_memory_max(lab: Lab, app_name: str) -> str:
+    """MemoryMax of the first app node's service, as systemd has it now."""
+    return unit_properties(lab.apps[0], f"{app_name}.service", ["MemoryMax"]).get("MemoryMax", "")
+
+
+def build_ops(lab: Lab, memory_max: str) -> list[Op]:
+    """The rows, in the order they run: a settling site.yml, no-change site.yml, rolling restart,
+    a settings change through site.yml and back, rolling deploys of a new release and back to a kept
+    one, warm `make lab`."""
+    return [
         Op("site-first", "site.yml first (converges what changed since the lab's last run)", playbook(lab, "site.yml")),
         Op("site", "no-change site.yml", playbook(lab, "site.yml")),
         Op("restart", "rolling restart (restart.yml)", playbook(lab, "restart.yml")),
+        Op(
+            "setting",
+            f"settings change through site.yml (-e {SETTING}={memory_max})",
+            playbook(lab, "site.yml", "-e", f"{SETTING}={memory_max}"),
+        ),
+        Op("setting-back", "the setting back through site.yml (the inventory's value)", playbook(lab, "site.yml")),
         Op("deploy", "rolling deploy of a new release (deploy.yml -e release=...)", playbook(lab, "deploy.yml")),
         Op("deploy-kept", "rolling deploy back to a kept release (deploy.yml)", playbook(lab, "deploy.yml")),
         Op("make-lab", "warm make lab", ["make", "lab"]),
     ]
+
+
+def build_plan(ops: list[Op], runs: int, release_ids: list[str]) -> list[tuple[Op, list[str]]]:
+    """Every run in order: the settling site.yml once, then `runs` of each row (the settings change
+    and its way back taking turns; each deploy with a release of its own), the way back to the kept
+    release once."""
     by_key = {op.key: op for op in ops}
-    plan: list[tuple[Op, list[str]]] = [(by_key["site-first"], by_key["site-first"].command)]
-    plan += [(by_key["site"], by_key["site"].command)] * runs
-    plan += [(by_key["restart"], by_key["restart"].command)] * runs
+
+    def times(key: str, count: int) -> list[tuple[Op, list[str]]]:
+        return [(by_key[key], by_key[key].command)] * count
+
+    plan = times("site-first", 1) + times("site", runs) + times("restart", runs)
+    for _ in range(runs):
+        plan += times("setting", 1) + times("setting-back", 1)
     plan += [(by_key["deploy"], [*by_key["deploy"].command, "-e", f"release={rid}"]) for rid in release_ids]
-    plan += [(by_key["deploy-kept"], by_key["deploy-kept"].command)]
-    plan += [(by_key["make-lab"], by_key["make-lab"].command)] * runs
+    return plan + times("deploy-kept", 1) + times("make-lab", runs)
+
+
+def measure(lab: Lab, runs: int, log_dir: Path, say: Callable[[str], None], app_name: str = "loginapp") -> list[Op]:
+    """site.yml once to settle the lab (a commit since its last run means a new release), then
+    no-change site.yml, rolling restart, a settings change and back, rolling deploys of new releases
+    (then back to the release of HEAD, so that the lab serves what site.yml would), warm `make lab`."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    release_ids = [f"bench-{stamp}-{k}" for k in range(1, runs + 1)]
+    current = current_memory_max(lab, app_name)
+    memory_max = other_memory_max(current)
+    say(f"settings change: {SETTING} {memory_max} (the unit has MemoryMax={current or '?'}), then back")
+    ops = build_ops(lab, memory_max)
     try:
-        for op, command in plan:
+        for op, command in build_plan(ops, runs, release_ids):
             say(f"{op.title}: run {len(op.logs) + 1}: {' '.join(command)}")
             before = len(op.seconds)
             run_once(op, command, log_dir, say, lab.secrets)
             if len(op.seconds) > before:
-                say(f"  {op.seconds[-1]:.1f} s, {op.changed[-1]} changed")
+                say(f"  {op.seconds[-1]:.1f} s, {op.tasks[-1]} tasks, {op.changed[-1]} changed")
     finally:
         for rid in release_ids:
             shutil.rmtree(BUILD_DIR / rid, ignore_errors=True)

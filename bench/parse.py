@@ -25,6 +25,8 @@ class Load:
     bad_status: int = 0  # answers that are neither 2xx nor 3xx
     socket_errors: int = 0  # connect, read, write errors and timeouts
     latencies_ms: list[float] = field(default_factory=list, repr=False)
+    limit: str | None = None  # set when the generator hit a limit of its own (bench/limits.py)
+    rounds: int = 1  # runs of the generator that make up the load
 
     @property
     def rps(self) -> float:
@@ -68,6 +70,7 @@ class H2Summary:
     """h2load's own summary lines."""
 
     duration_s: float
+    total: int  # the requests asked (-n), or all it started in a duration mode
     done: int
     errored: int
     timeout: int
@@ -81,6 +84,7 @@ def parse_h2load(text: str) -> H2Summary:
         raise ValueError("h2load's output has no summary (finished/requests/status codes lines)")
     return H2Summary(
         duration_s=float(finished[1]) * H2_UNITS[finished[2]],
+        total=int(requests[1]),
         done=int(requests[3]),
         errored=int(requests[6]),
         timeout=int(requests[7]),
@@ -103,8 +107,15 @@ def parse_h2load_log(text: str) -> list[tuple[int, int, int]]:
 
 def h2load_load(summary_text: str, log_text: str) -> Load:
     """One Load from h2load's summary and its per-request log (the percentiles come from the log)."""
-    summary = parse_h2load(summary_text)
-    rows = parse_h2load_log(log_text)
+    return h2load_rounds_load([(parse_h2load(summary_text), parse_h2load_log(log_text))])
+
+
+def h2load_rounds_load(rounds: list[tuple[H2Summary, list[tuple[int, int, int]]]]) -> Load:
+    """One Load from one or more h2load runs in a row: their requests and times added up, the
+    percentiles over every answer of their logs."""
+    if not rounds:
+        raise ValueError("no h2load run")
+    rows = [row for _summary, round_rows in rounds for row in round_rows]
     answered = [us / 1000 for _start, status, us in rows if status > 0]
     if not answered:
         raise ValueError("h2load's log has no answered request")
@@ -112,23 +123,27 @@ def h2load_load(summary_text: str, log_text: str) -> Load:
     failed = sum(1 for _start, status, _us in rows if status < 0)
     return Load(
         requests=len(answered),
-        duration_s=summary.duration_s,
+        duration_s=sum(summary.duration_s for summary, _rows in rounds),
         p50_ms=percentile(answered, 50),
         p90_ms=percentile(answered, 90),
         p99_ms=percentile(answered, 99),
         p999_ms=percentile(answered, 99.9),
         max_ms=max(answered),
         bad_status=bad,
-        socket_errors=max(failed, summary.errored + summary.timeout),
+        socket_errors=max(failed, sum(summary.errored + summary.timeout for summary, _rows in rounds)),
         latencies_ms=answered,
+        rounds=len(rounds),
     )
 
 
 RECAP = re.compile(
     r"^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
-    r"\s+failed=(?P<failed>\d+)",
+    r"\s+failed=(?P<failed>\d+)(?:\s+skipped=(?P<skipped>\d+))?(?:\s+rescued=(?P<rescued>\d+))?"
+    r"(?:\s+ignored=(?P<ignored>\d+))?",
     re.MULTILINE,
 )
+RECAP_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
+TASK_HEADER = re.compile(r"^(?:TASK|RUNNING HANDLER) \[", re.MULTILINE)
 
 
 def parse_recap(text: str) -> dict[str, dict[str, int]]:
@@ -137,3 +152,24 @@ def parse_recap(text: str) -> dict[str, dict[str, int]]:
         m["host"]: {key: int(m[key]) for key in ("ok", "changed", "unreachable", "failed")}
         for m in RECAP.finditer(text)
     }
+
+
+def recap_totals(text: str) -> dict[str, int]:
+    """Every PLAY RECAP line of a run's output added up (a run of several playbooks has several
+    recaps): ok, changed, unreachable, failed, skipped, rescued, ignored."""
+    totals = dict.fromkeys(RECAP_KEYS, 0)
+    for match in RECAP.finditer(text):
+        for key in RECAP_KEYS:
+            totals[key] += int(match[key] or 0)
+    return totals
+
+
+def tasks_run(totals: dict[str, int]) -> int:
+    """The task results over all hosts from recap_totals: ok + failed + skipped + rescued (Ansible's
+    ok already counts the changed and the ignored ones; a task run on 4 hosts counts 4)."""
+    return totals["ok"] + totals["failed"] + totals["skipped"] + totals["rescued"]
+
+
+def task_headers(text: str) -> int:
+    """TASK and RUNNING HANDLER headers in the output: the tasks that ran on at least one host."""
+    return len(TASK_HEADER.findall(text))

@@ -13,18 +13,33 @@ def _num(value: float | None, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+LIMIT_NOTE = (
+    "A req/s cell that says `capped by` or `ended early` is a row whose load generator hit a limit of its own: "
+    "its figure would be the generator's, not the stack's, so it is not given (bench/limits.py).\n"
+)
+TASKS_NOTE = (
+    "tasks: the task results of each run's PLAY RECAP over all hosts, ok + failed + skipped + rescued "
+    "(Ansible's ok already counts the changed ones; a task run on 4 hosts counts 4); changed: the recap's changed.\n"
+)
+
+
+def _rps(row: dict[str, Any]) -> str:
+    """The row's req/s, or the limit its load generator hit instead."""
+    return row["limit"] if row.get("limit") else _num(row["rps"])
+
+
 def http_table(rows: list[dict[str, Any]]) -> str:
     head = (
         "| setup | path | req/s | p50 ms | p99 ms | p99.9 ms | errors (status/socket) | x dev server "
         "| front µs/req | app µs/req |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n"
     )
     lines = [
-        f"| {r['setup']} | `{r['path']}` | {_num(r['rps'])} | {_num(r['p50_ms'], 2)} | {_num(r['p99_ms'], 2)} "
+        f"| {r['setup']} | `{r['path']}` | {_rps(r)} | {_num(r['p50_ms'], 2)} | {_num(r['p99_ms'], 2)} "
         f"| {_num(r['p999_ms'], 2)} | {r['bad_status']}/{r['socket_errors']} | {_num(r['ratio_to_devserver'], 2)} "
         f"| {_num(r['front_cpu_us_per_request'], 0)} | {_num(r['app_cpu_us_per_request'], 0)} |"
         for r in rows
     ]
-    return head + "\n".join(lines) + "\n"
+    return head + "\n".join(lines) + "\n" + ("\n" + LIMIT_NOTE if any(r.get("limit") for r in rows) else "")
 
 
 def fixed_rate_table(fixed: dict[str, Any]) -> str:
@@ -32,15 +47,23 @@ def fixed_rate_table(fixed: dict[str, Any]) -> str:
     return (
         "| fixed rate | achieved req/s | p50 ms | p99 ms | p99.9 ms | p99 / p50 | errors (status/socket) "
         "| front µs/req | app µs/req |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n"
-        f"| {fixed['rate_rps']:,} req/s ({fixed['share']:.0%} of {_num(fixed['peak_rps'])}) | {_num(r['rps'])} "
+        f"| {fixed['rate_rps']:,} req/s ({fixed['share']:.0%} of {_num(fixed['peak_rps'])}) | {_rps(r)} "
         f"| {_num(r['p50_ms'], 2)} | {_num(r['p99_ms'], 2)} | {_num(r['p999_ms'], 2)} "
         f"| {_num(r['p99_ms'] / r['p50_ms'] if r['p50_ms'] else None, 1)} | {r['bad_status']}/{r['socket_errors']} "
         f"| {_num(r['front_cpu_us_per_request'], 0)} | {_num(r['app_cpu_us_per_request'], 0)} |\n"
+        + ("\n" + LIMIT_NOTE if r.get("limit") else "")
     )
 
 
+def _per_run(values: list[int] | None) -> str:
+    return ", ".join(str(v) for v in values or []) or "-"
+
+
 def ops_table(ops: list[dict[str, Any]]) -> str:
-    head = "| operation | runs | median s | min s | max s | changed tasks per run |\n|---|--:|--:|--:|--:|---|\n"
+    head = (
+        "| operation | runs | median s | min s | max s | tasks per run | changed per run |\n"
+        "|---|--:|--:|--:|--:|---|---|\n"
+    )
     lines, notes = [], []
     for op in ops:
         failed = f" ({len(op['failed'].split('; '))} failed)" if op["failed"] else ""
@@ -48,11 +71,10 @@ def ops_table(ops: list[dict[str, Any]]) -> str:
             notes += [f"- {op['title']}: {failure}" for failure in op["failed"].split("; ")]
         lines.append(
             f"| {op['title']}{failed} | {len(op['runs_s'])} | {_num(op['median_s'])} | {_num(op['min_s'])} "
-            f"| {_num(op['max_s'])} | {', '.join(str(c) for c in op['changed_tasks']) or '-'} |"
+            f"| {_num(op['max_s'])} | {_per_run(op.get('tasks'))} | {_per_run(op['changed_tasks'])} |"
         )
-    return (
-        head + "\n".join(lines) + "\n" + ("\nFailed runs (not timed):\n\n" + "\n".join(notes) + "\n" if notes else "")
-    )
+    failed = "\nFailed runs (not timed):\n\n" + "\n".join(notes) + "\n" if notes else ""
+    return head + "\n".join(lines) + "\n\n" + TASKS_NOTE + failed
 
 
 def markdown(results: dict[str, Any]) -> str:

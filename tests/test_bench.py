@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT))
-from bench import cli, lab, loads, ops, parse, report, stats
+from bench import cli, lab, limits, loads, ops, parse, report, stats
 
 # wrk -t2 -c8 -d2s --latency -s bench/wrk_report.lua https://flask-stack.localhost/healthz, one thread
 # per front (BENCH_CONNECT), captured on the 2+2 lab.
@@ -255,7 +255,7 @@ def test_markdown_table_shows_each_row_with_ratio_and_cpu() -> None:
     text = report.markdown(results)
     assert "| Gunicorn, app1 loopback | `/` | 480.9 | 12.59 | 187.50 | 250.00 | 0/1 | 1.33 | - | 2,419 |" in text
     assert "| front1 HTTPS, HTTP/2 | `/` | 480.9 | 12.59 | 187.50 | 250.00 | 0/1 | - | 225 | 2,419 |" in text
-    assert "| no-change site.yml | 3 | 60.0 | 59.0 | 61.0 | 0, 0, 0 |" in text
+    assert "| no-change site.yml | 3 | 60.0 | 59.0 | 61.0 | - | 0, 0, 0 |" in text
     results["ops"][0]["failed"] = "run 4 exited 2 after 30 s (log: a.log)"
     text = report.markdown(results)
     assert "| no-change site.yml (1 failed) | 3 | 60.0 |" in text
@@ -299,3 +299,232 @@ def test_another_runs_deploy_lock_is_recognised_and_other_failures_are_not() -> 
 def test_the_labs_printed_password_never_reaches_a_log() -> None:
     text = "  login:    demo / Xq3-not-a-real-password\n"
     assert ops.redact(text, ("Xq3-not-a-real-password",)) == "  login:    demo / ********\n"
+
+
+# h2load -c4 -t1 -m1 -D2 -N5 --log-file=... against Debian 12's nginx 1.22 on 127.0.0.1 with its default
+# keepalive_requests (1000): each client's connection closed after 1000 answers and h2load 1.52 opened no
+# new one, then waited out the 2 s (TLS and progress lines left out).
+H2LOAD_DURATION_CAPPED = """\
+starting benchmark...
+spawning thread #0: 4 total client(s). Timing-based test with 0s of warm-up time and 2s of main duration \
+for measurements.
+Process Request Failure:1
+Process Request Failure:2
+Process Request Failure:3
+Process Request Failure:4
+Main benchmark duration is over for thread #0. Stopping all clients.
+Stopped all clients for thread #0
+
+finished in 2.00s, 2000.00 req/s, 134.89KB/s
+requests: 4000 total, 4000 started, 4000 done, 4000 succeeded, 0 failed, 0 errored, 0 timeout
+status codes: 4000 2xx, 0 3xx, 0 4xx, 0 5xx
+"""
+# Its log's first three rows and the row that ended last: every answer came within 0.43 s.
+H2LOAD_DURATION_CAPPED_LOG = """\
+1796609240508550\t200\t378
+1796609240508589\t200\t320
+1796609240508613\t200\t273
+1796609240936101\t200\t363
+"""
+
+# h2load -c4 -t1 -m1 -n6000 -N5 against the same nginx: 1500 asked of each connection, 1000 served.
+H2LOAD_COUNT_CAPPED = """\
+starting benchmark...
+spawning thread #0: 4 total client(s). 6000 total requests
+Process Request Failure:500
+Process Request Failure:1000
+
+finished in 1.18s, 3401.52 req/s, 229.42KB/s
+requests: 6000 total, 4000 started, 4000 done, 4000 succeeded, 2000 failed, 2000 errored, 0 timeout
+status codes: 4000 2xx, 0 3xx, 0 4xx, 0 5xx
+"""
+
+# Two playbook runs in one output (as `make lab` could print), in the default callback's format.
+PLAYBOOK_OUTPUT = """\
+PLAY [Fronts] ******************************************************************
+
+TASK [Gathering Facts] *********************************************************
+ok: [front1]
+
+TASK [nginx : Render the site] *************************************************
+changed: [front1]
+
+RUNNING HANDLER [nginx : Reload nginx] *****************************************
+changed: [front1]
+
+TASK [nginx : Only on Debian 11] ***********************************************
+skipping: [front1]
+
+PLAY RECAP *********************************************************************
+front1                     : ok=3    changed=2    unreachable=0    failed=0    skipped=1    rescued=0    ignored=0
+
+PLAY [Apps] ********************************************************************
+
+TASK [app : Check] *************************************************************
+fatal: [app1]: FAILED! => {"msg": "TASK [not a header] inside a message"}
+ok: [app2]
+
+PLAY RECAP *********************************************************************
+app1                       : ok=0    changed=0    unreachable=0    failed=1    skipped=0    rescued=0    ignored=0
+app2                       : ok=1    changed=0    unreachable=0    failed=0    skipped=0    rescued=0    ignored=0
+"""
+
+
+def test_h2load_summary_keeps_the_requests_asked() -> None:
+    summary = parse.parse_h2load(H2LOAD_COUNT_CAPPED)
+    assert (summary.total, summary.done, summary.errored) == (6000, 4000, 2000)
+
+
+def test_h2load_duration_mode_idle_after_the_server_closed_its_connections_is_a_cap() -> None:
+    summary = parse.parse_h2load(H2LOAD_DURATION_CAPPED)
+    rows = parse.parse_h2load_log(H2LOAD_DURATION_CAPPED_LOG)
+    assert limits.busy_span_s(rows) == pytest.approx(0.427914)
+    run = limits.h2load_run([(None, summary, rows)], asked_s=2)
+    assert run.asked_requests is None
+    assert limits.generator_limit(run) == "capped by h2load: 4,000 requests, all answered in 0.4 of 2.0 s"
+
+
+def test_h2load_count_mode_with_requests_left_undone_is_a_cap() -> None:
+    summary = parse.parse_h2load(H2LOAD_COUNT_CAPPED)
+    rows = parse.parse_h2load_log(H2LOAD_LOG)
+    run = limits.h2load_run([(7200, parse.parse_h2load(H2LOAD_SAMPLE), rows), (6000, summary, rows)], asked_s=3)
+    assert (run.asked_requests, run.done) == (13200, 4966)
+    assert limits.generator_limit(run) == "capped by h2load: 4,966 of 13,200 requests, its clients stopped early"
+
+
+def test_h2load_rounds_that_did_all_they_asked_for_the_whole_duration_measured_the_stack() -> None:
+    summary = parse.parse_h2load(H2LOAD_SAMPLE)  # 966 asked, 966 done, 2.01 s
+    rows = parse.parse_h2load_log(H2LOAD_LOG)
+    run = limits.h2load_run([(966, summary, rows)] * 4, asked_s=8)
+    assert run.ran_s == pytest.approx(8.04)
+    assert limits.generator_limit(run) is None
+
+
+@pytest.mark.parametrize(
+    ("run", "expected"),
+    [
+        (limits.GeneratorRun("wrk", 8, 8.02, 3600), None),
+        (limits.GeneratorRun("wrk", 8, 7.3, 3600), None),  # within 10 %
+        (limits.GeneratorRun("wrk", 8, 3.5, 1200), "wrk ended early: 1,200 requests in 3.5 of 8 s"),
+        (limits.GeneratorRun("h2load", 8, 8.0, 8000, asked_requests=8000), None),
+        (
+            limits.GeneratorRun("h2load", 10, 10.0, 8000, asked_requests=8960, asked_rps=896, achieved_rps=800),
+            "capped by h2load: 8,000 of 8,960 requests, its clients stopped early (800 of 896 req/s asked)",
+        ),
+        # a fixed rate that the stack could not keep up with is a measurement, not a cap
+        (limits.GeneratorRun("h2load", 10, 10.0, 6000, asked_requests=6000, asked_rps=896, achieved_rps=600), None),
+    ],
+)
+def test_generator_limit(run: limits.GeneratorRun, expected: str | None) -> None:
+    assert limits.generator_limit(run) == expected
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "done", "rps", "expected"),
+    [
+        (0.0, 0, None, 8 * limits.H2_FIRST_ROUND_PER_CONNECTION),  # no rate yet: a small first round
+        (0.5, 2000, None, 8 * 900),  # 4000 req/s: 7.5 s left would be 3750 a connection, at most 900
+        (0.5, 200, None, 8 * 375),  # 400 req/s: 50 a second on each connection for 7.5 s
+        (7.5, 3000, None, 8 * 25),  # 400 req/s, 0.5 s left: 200 requests
+        (0.0, 0, 112, 8 * 896),  # 112 req/s a connection for 8 s
+        (0.0, 0, 140, 8 * 900),  # 1120 a connection for 8 s: at most 900 in one round
+        (8.1, 7200, 112, 0),  # time spent
+        (7.995, 6000, 100, 0),  # less than one request a connection left
+    ],
+)
+def test_next_round_fills_the_time_left_under_the_per_connection_limit(
+    elapsed: float, done: int, rps: int | None, expected: int
+) -> None:
+    assert limits.next_round(8, elapsed, done, 8, rps_per_client=rps) == expected
+
+
+def test_an_http2_load_is_rounds_of_h2load_in_count_mode_never_its_duration_mode() -> None:
+    argv = loads.h2load_argv(
+        "https://flask-stack.localhost/", loads.Shape(8, 8), "172.30.77.11:443", 7200, Path("/tmp/x.tsv"), 112
+    )
+    assert "-n7200" in argv and "-c8" in argv and "-m1" in argv and "--rps=112" in argv and "-N5" in argv
+    assert not any(arg.startswith(("-D", "--duration")) for arg in argv)
+    assert limits.H2_REQUESTS_PER_CONNECTION < 1000  # nginx's keepalive_requests, which the role keeps
+
+
+def test_h2load_rounds_add_up_into_one_load() -> None:
+    summary = parse.parse_h2load(H2LOAD_SAMPLE)
+    rows = parse.parse_h2load_log(H2LOAD_LOG)
+    load = parse.h2load_rounds_load([(summary, rows), (summary, rows[:5])])
+    assert (load.requests, load.rounds) == (20, 2)
+    assert load.duration_s == pytest.approx(4.02)
+    assert load.max_ms == 88.335
+
+
+def test_wrk_that_ran_its_duration_has_no_limit() -> None:
+    shape = loads.Shape(duration_s=2)
+    assert loads.with_wrk_limit(parse.parse_wrk(WRK_SAMPLE), shape).limit is None
+    short = loads.with_wrk_limit(parse.parse_wrk(WRK_SAMPLE), loads.Shape(duration_s=8))
+    assert short.limit == "wrk ended early: 2,044 requests in 2.0 of 8 s"
+
+
+def test_a_limited_row_shows_its_limit_instead_of_a_rate() -> None:
+    limit = "capped by h2load: 8,000 of 8,960 requests, its clients stopped early"
+    table = report.http_table([_row(), _row(setup="front1 HTTPS, HTTP/2", limit=limit, ratio_to_devserver=None)])
+    assert f"| front1 HTTPS, HTTP/2 | `/` | {limit} | 12.59 |" in table
+    assert "| Gunicorn, app1 loopback | `/` | 480.9 |" in table
+    assert "not the stack's" in table
+    assert "not the stack's" not in report.http_table([_row()])
+    fixed = {"rate_rps": 896, "share": 0.7, "peak_rps": 1280.0, "row": _row(limit=limit)}
+    assert f"| 896 req/s (70% of 1,280.0) | {limit} |" in report.fixed_rate_table(fixed)
+
+
+def test_recap_of_several_plays_adds_up_and_tasks_are_counted_once_per_host() -> None:
+    totals = parse.recap_totals(PLAYBOOK_OUTPUT)
+    assert totals == {
+        "ok": 4, "changed": 2, "unreachable": 0, "failed": 1, "skipped": 1, "rescued": 0, "ignored": 0
+    }  # fmt: skip
+    assert parse.tasks_run(totals) == 6  # ok (changed among them) + failed + skipped
+    assert parse.task_headers(PLAYBOOK_OUTPUT) == 5  # 4 TASK + 1 RUNNING HANDLER, not the one in a message
+    assert parse.recap_totals(RECAP_SAMPLE)["skipped"] == 56
+    assert parse.recap_totals("no recap")["ok"] == 0
+
+
+@pytest.mark.parametrize(("current", "other"), [("536870912", "576M"), ("402653184", "448M"), ("infinity", "512M")])
+def test_the_settings_change_differs_from_the_units_memory_max(current: str, other: str) -> None:
+    assert ops.other_memory_max(current) == other
+
+
+def _lab() -> lab.Lab:
+    node = lab.Node("app1", "apps", "c-app1", "172.30.77.21")
+    return lab.Lab("s.localhost", Path("/ca.pem"), ROOT / "inventory" / "lab" / "hosts.yml", (node,), {}, "up")
+
+
+def test_ops_rows_and_their_runs() -> None:
+    built = ops.build_ops(_lab(), "576M")
+    keys = [op.key for op in built]
+    assert keys == ["site-first", "site", "restart", "setting", "setting-back", "deploy", "deploy-kept", "make-lab"]
+    plan = ops.build_plan(built, 3, ["bench-1", "bench-2", "bench-3"])
+    counts = {key: sum(1 for op, _cmd in plan if op.key == key) for key in keys}
+    assert counts == {
+        "site-first": 1, "site": 3, "restart": 3, "setting": 3, "setting-back": 3,
+        "deploy": 3, "deploy-kept": 1, "make-lab": 3,
+    }  # fmt: skip
+    commands = [" ".join(cmd) for _op, cmd in plan]
+    settings = [(op.key, cmd) for op, cmd in plan if op.key.startswith("setting")]
+    assert [key for key, _cmd in settings] == ["setting", "setting-back"] * 3  # each change is undone next
+    assert settings[0][1][-2:] == ["-e", "app_memory_max=576M"]
+    assert settings[1][1] == [".venv/bin/ansible-playbook", "-i", "inventory/lab", "playbooks/site.yml"]
+    assert sum("release=bench-" in c for c in commands) == 3
+    assert commands[-1] == "make lab"
+
+
+def test_an_ops_row_has_its_tasks_and_changed_per_run_in_the_table() -> None:
+    op = ops.Op("site", "no-change site.yml", ["x"], [60.0, 61.0, 59.0], [0, 0, 0], [412, 412, 410], [160, 160, 159])
+    row = op.as_json()
+    assert (row["tasks"], row["task_headers"], row["median_s"]) == ([412, 412, 410], [160, 160, 159], 60.0)
+    table = report.ops_table([{**row, "failed": None}])
+    assert "| no-change site.yml | 3 | 60.0 | 59.0 | 61.0 | 412, 412, 410 | 0, 0, 0 |" in table
+    assert "ok + failed + skipped + rescued" in table
+
+
+def test_the_limited_rows_are_named_fixed_rate_included() -> None:
+    limit = "capped by h2load: 8,000 of 8,960 requests, its clients stopped early"
+    results = {"http": [_row(), _row(path="/healthz", limit=limit)], "fixed_rate": {"row": _row(limit=limit)}}
+    assert [r["path"] for r in cli.limited_rows(results)] == ["/healthz", "/"]
+    assert cli.limited_rows({"http": [_row(limit=None)]}) == []
