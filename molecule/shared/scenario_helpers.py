@@ -14,10 +14,12 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def ansible_env() -> dict[str, str]:
-    """The environment of an ansible-playbook run from a test: the project's roles, plain output."""
+    """The environment of an ansible-playbook run from a test: the project's roles and plugins, plain output."""
     return dict(
         os.environ,
         ANSIBLE_ROLES_PATH=str(PROJECT / "roles"),
+        ANSIBLE_FILTER_PLUGINS=str(PROJECT / "plugins" / "filter"),
+        ANSIBLE_ACTION_PLUGINS=str(PROJECT / "plugins" / "action"),
         ANSIBLE_NOCOLOR="1",
         ANSIBLE_FORCE_COLOR="0",
         ANSIBLE_CALLBACK_RESULT_FORMAT="json",

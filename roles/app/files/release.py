@@ -3,7 +3,8 @@
 
 release.py id SOURCE
     print {"release_id", "version", "name"} as JSON. SOURCE is a project directory
-    (pyproject.toml) or a wheel file. The id is <version>-<git short sha>, with
+    (pyproject.toml) or a wheel file. The id is <version>-<short sha of the last commit
+    that changed SOURCE>, with
     -dirty-<content hash> when the source has uncommitted changes.
 release.py build SOURCE OUTDIR --python-version 3.11 --arch x86_64 --glibc 2.36 [--extra REQ ...]
     put the app's wheel and every dependency's wheel (for the nodes' Python and
@@ -91,12 +92,14 @@ def project_metadata(source: Path) -> tuple[str, str]:
 
 
 def release_id(source: Path) -> dict[str, str]:
-    """The release id: <version>-<git short sha>[-dirty-<hash>], or <version>-<content hash>."""
+    """The release id: <version>-<short sha of the source's last commit>[-dirty-<hash>], or <version>-<content hash>."""
     name, version = project_metadata(source)
     if source.is_file():
         return {"name": name, "version": version,
                 "release_id": f"{version}-{hashlib.sha256(source.read_bytes()).hexdigest()[:7]}"}  # fmt: skip
-    sha = git(source, "rev-parse", "--short=7", "HEAD")
+    # The last commit that changed the app's source, not HEAD: a commit elsewhere in the
+    # repository (a role, a test) makes no new release, so nothing restarts for it.
+    sha = git(source, "log", "-1", "--format=%h", "--abbrev=7", "--", ".") or None
     if sha is None:
         files = [str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()]
         return {"name": name, "version": version, "release_id": f"{version}-{tree_hash(source, files)[:7]}"}

@@ -1,0 +1,78 @@
+"""Facts about the cluster that several roles read, computed in one place.
+
+- ``front_addresses``: the addresses the fronts connect from (role app's socket and
+  forwarded-allow list, role firewall's app sources).
+- ``upstream_servers``: one ``{host, address, port}`` per app node (role nginx's upstream).
+- ``app_port``: an app node's port, its ``app_port`` or role app's default.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+APP_DEFAULTS = Path(__file__).resolve().parents[2] / "roles" / "app" / "defaults" / "main.yml"
+
+
+@functools.cache
+def _app_default_port() -> int:
+    """Role app's default ``app_port``: read from its defaults, the one place it is written."""
+    return int(yaml.safe_load(APP_DEFAULTS.read_text(encoding="utf-8"))["app_port"])
+
+
+def _facts(hostvars: Mapping[str, Any], host: str) -> Mapping[str, Any]:
+    return hostvars[host].get("ansible_facts", {}) or {}
+
+
+def front_addresses(fronts: Iterable[str], hostvars: Mapping[str, Any], exclude: Iterable[str] = ()) -> list[str]:
+    """Every IPv4 and (not link-local) IPv6 address of the fronts, in order, once each.
+
+    ``exclude`` holds the addresses that are never a front's own, such as the floating
+    address (role vip): whichever front holds it when facts are read, it is left out, so
+    that the address moving never changes what an app node allows.
+    """
+    skip = {address for address in exclude if address}
+    found: list[str] = []
+    for host in fronts:
+        facts = _facts(hostvars, host)
+        ipv6 = [a for a in facts.get("all_ipv6_addresses", []) or [] if not str(a).lower().startswith("fe80:")]
+        for address in list(facts.get("all_ipv4_addresses", []) or []) + ipv6:
+            if address and address not in skip and address not in found:
+                found.append(str(address))
+    return found
+
+
+def app_port(node_vars: Mapping[str, Any]) -> int:
+    """An app node's port: its ``app_port`` from the inventory, or role app's default."""
+    value = node_vars.get("app_port")
+    return int(value) if value not in (None, "") else _app_default_port()
+
+
+def upstream_servers(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One server per app node: its ``app_upstream_address``, else its default IPv4 address,
+    else ``ansible_host``, else its name; and its port."""
+    servers = []
+    for host in hosts:
+        node = hostvars[host]
+        address = node.get("app_upstream_address")
+        if not address:
+            address = (_facts(hostvars, host).get("default_ipv4") or {}).get("address")
+        if not address:
+            address = node.get("ansible_host") or host
+        servers.append({"host": host, "address": str(address), "port": app_port(node)})
+    return servers
+
+
+class FilterModule:
+    """Ansible's entry point for the filters above."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "front_addresses": front_addresses,
+            "app_port": app_port,
+            "upstream_servers": upstream_servers,
+        }
