@@ -1,7 +1,8 @@
 """Bad inputs are refused before any node changes, one message per wrong variable.
 
-playbooks/plays/inputs.yml (imported by plays/begin.yml before the deploy lock) runs
-every role's `validate` entry point. Here it runs against an inventory of local hosts
+playbooks/plays/inputs.yml (imported by plays/begin.yml before the deploy lock) checks
+every role's inputs on every node in one task (plugins/action/inputs_check.py; its own
+tests are in tests/test_inputs_checker.py). Here it runs against an inventory of local hosts
 (one front, one app node): no container and no change, only the checks. Each round sets
 several wrong variables at once (read from a vars file, never from the command line);
 the run must fail and name exactly those variables, each in its own message.
@@ -173,8 +174,19 @@ def run_checks(directory: Path, playbook: Path, wrong: dict[str, object]) -> tup
             for outcome in task["hosts"].values():
                 for item in outcome.get("results", [outcome]):
                     if item.get("failed"):
-                        messages.append(str(item.get("msg", "")))
+                        messages += failure_messages(item)
     return result.returncode, messages, result.stdout + result.stderr
+
+
+def failure_messages(item: dict[str, object]) -> list[str]:
+    """A failed task's messages: the checker's one per wrong variable, then its last line."""
+    msg = str(item.get("msg", ""))
+    wrong = item.get("inputs_wrong")
+    if not isinstance(wrong, list):
+        return [msg]
+    # The message the terminal shows has the same lines, each variable on a line of its own.
+    assert msg.splitlines()[:-1] == wrong, msg
+    return [str(message) for message in wrong] + msg.splitlines()[-1:]
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +199,28 @@ def checks(tmp_path_factory):
 def test_good_inputs_pass(checks) -> None:
     code, messages, output = checks({})
     assert code == 0 and messages == [], output[-3000:]
+
+
+def test_every_role_of_a_node_is_checked_in_one_task(checks) -> None:
+    code, _, output = checks({})
+    assert code == 0, output[-3000:]
+    report, _ = json.JSONDecoder().raw_decode(output)  # stdout (the JSON report), then stderr
+    inputs = next(
+        play for play in report["plays"] if play["play"]["name"] == "Check every role's inputs before anything changes"
+    )
+    checked = {
+        host: outcome["roles"]
+        for task in inputs["tasks"]
+        for host, outcome in task["hosts"].items()
+        if "roles" in outcome
+    }
+    assert checked == {
+        "front1": ["common", "ssh", "firewall", "tls", "nginx", "vip"],
+        "app1": ["common", "ssh", "firewall", "app"],
+    }
+    names = [task["task"]["name"] for task in inputs["tasks"]]
+    assert names.count("Check the inputs of every role this node runs") == 1, names
+    assert not [name for name in names if name.startswith("Check the inputs of role")], names
 
 
 @pytest.mark.parametrize("wrong", ROUNDS, ids=lambda r: ",".join(r))

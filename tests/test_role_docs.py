@@ -98,8 +98,45 @@ def test_other_entry_points_get_a_section_each(roles: Path) -> None:
     text = (roles / "common" / "README.md").read_text()
     section = text[text.index("### Entry point `refresh`") :]
     assert section.startswith("### Entry point `refresh`\n\nOnly refresh the apt cache.\n\n| variable |")
-    assert "| `common_apt_cache_valid_time` | int | `3600` | Seconds an apt cache stays fresh. |" in section
+    assert (
+        "| `common_apt_cache_valid_time` | int | `3600` | between 0 and 604800 | Seconds an apt cache stays fresh. |"
+    ) in section
     assert section.index("<!-- END VARIABLES -->") > section.index("Seconds an apt cache stays fresh.")
+
+
+def test_the_contract_in_vars_is_the_must_be_column(roles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (roles / "common" / "README.md").read_text()
+    assert "| `common_apt_cache_valid_time` | int | `3600` | between 0 and 604800 |" in text
+    assert "| an IANA time zone name such as 'Europe/Berlin' |" in text
+    assert "| each: a Debian package name (lowercase letters, digits and + . -), optionally =version |" in text
+
+    edit(roles / "common" / "vars" / "main.yml", "{min: 0, max: 604800}", "{min: 0, max: 86400}")
+    assert main(["--check", "--roles", str(roles)]) == 1
+    assert "roles/common/README.md is out of date" in capsys.readouterr().err
+    assert main(["--roles", str(roles)]) == 0
+    assert (
+        "| `common_apt_cache_valid_time` | int | `3600` | between 0 and 86400 |"
+        in (roles / "common" / "README.md").read_text()
+    )
+
+
+def test_a_contract_for_a_variable_without_a_spec_fails(roles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(roles / "common" / "vars" / "main.yml", "  common_apt_cache_valid_time:", "  common_apt_cache_validtime:")
+    assert main(["--check", "--roles", str(roles)]) == 1
+    err = capsys.readouterr().err
+    assert "role common: common_apt_cache_validtime in __common_inputs (vars/main.yml) has no spec" in err
+
+
+def test_a_templated_hint_fails(roles: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(
+        roles / "common" / "vars" / "main.yml",
+        "hint: \"an IANA time zone name such as 'Europe/Berlin'\"",
+        'hint: "an IANA time zone name such as {{ common_timezone }}"',
+    )
+    assert main(["--check", "--roles", str(roles)]) == 1
+    assert "common_timezone in __common_inputs (vars/main.yml) says what it must be with a template" in (
+        capsys.readouterr().err
+    )
 
 
 def test_a_readme_without_markers_fails(roles: Path, capsys: pytest.CaptureFixture[str]) -> None:
