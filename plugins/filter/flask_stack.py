@@ -46,10 +46,18 @@ def front_addresses(fronts: Iterable[str], hostvars: Mapping[str, Any], exclude:
     return found
 
 
-def app_port(node_vars: Mapping[str, Any]) -> int:
-    """An app node's port: its ``app_port`` from the inventory, or role app's default."""
+def app_port(node_vars: Mapping[str, Any]) -> int | str:
+    """An app node's port: its ``app_port`` from the inventory, or role app's default.
+
+    A value that is not a number is handed back as it is, for the input check to name it.
+    """
     value = node_vars.get("app_port")
-    return int(value) if value not in (None, "") else _app_default_port()
+    if value in (None, ""):
+        return _app_default_port()
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def upstream_servers(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[dict[str, Any]]:
