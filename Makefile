@@ -50,11 +50,15 @@ test-app: venv ## The Flask app's pytest suite.
 test-controller: venv ## Controller-side pytest suite (scripts, inventories), one worker per CPU.
 	pytest -q -n auto tests
 
-# The Molecule scenarios; the first (the longest) gets a lane of its own, the others run one
-# after the other beside it (scripts/lanes.py). SCENARIOS="app nginx" runs some of them.
+# The Molecule scenarios in two lanes side by side (scripts/lanes.py): the first lane runs
+# those of LANE1 (the longest, default, then a short one, so that the lanes end about
+# together), or the first scenario; the second lane the others, one after the other.
+# SCENARIOS="app nginx" runs some of them.
 SCENARIOS ?= default app common nginx acme vip assets
-__first := $(addprefix molecule:,$(firstword $(SCENARIOS)))
-__rest := $(addprefix molecule:,$(wordlist 2,$(words $(SCENARIOS)),$(SCENARIOS)))
+LANE1 ?= default assets
+__lane1 := $(or $(filter $(LANE1),$(SCENARIOS)),$(firstword $(SCENARIOS)))
+__first := $(addprefix molecule:,$(__lane1))
+__rest := $(addprefix molecule:,$(filter-out $(__lane1),$(SCENARIOS)))
 
 molecule: venv image browser ## Molecule scenarios (converge, idempotence, verify), side by side; SCENARIOS="app nginx" for some; logs in artifacts/molecule/.
 	$(BIN)/python scripts/lanes.py "$(__first)" "$(__rest)"
