@@ -6,7 +6,9 @@ with a single app node, and no secret left in any log."""
 
 from __future__ import annotations
 
+import getpass
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -29,6 +31,33 @@ APPS = ("app1", "app2")
 FRONT_NAMES = ("front1", "front2")
 LOCK = "/var/lib/flask-stack/deploy.lock"
 UPSTREAM = "/etc/nginx/conf.d/flask-stack-upstream.conf"
+AUDIT = "/var/log/flask-stack/audit.jsonl"
+STEP_LOG = "/tmp/release-step.log"
+# The release step: where and when it ran (CLOCK_MONOTONIC in µs, shared by the containers,
+# as systemd's ActiveEnterTimestampMonotonic), in which venv, for which releases.
+STEP = (
+    "python -c 'import os, sys, time; print(time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000, "
+    'os.environ["RELEASE"], os.environ["PREVIOUS_RELEASE"] or "-", sys.prefix, os.getuid())\' >> ' + STEP_LOG
+)
+
+
+def extra(**values: object) -> str:
+    """Extra vars as JSON: values with spaces and quotes reach the playbook as they are."""
+    return json.dumps(values)
+
+
+def audit_lines() -> list[dict]:
+    return [json.loads(line) for line in node("front1").check_output(f"cat {AUDIT}").splitlines()]
+
+
+def step_runs() -> dict[str, list[str]]:
+    """The release step's lines on each app node (it writes one line each time it runs)."""
+    return {name: node(name).run(f"cat {STEP_LOG}").stdout.splitlines() for name in APPS}
+
+
+def forget_step_runs() -> None:
+    for name in APPS:
+        node(name).run(f"rm -f {STEP_LOG}")
 
 
 def inventory_dir() -> Path:
@@ -110,11 +139,13 @@ def test_a_deploy_killed_while_a_node_is_out_is_completed_by_the_next_one(
     demo_password: str, new_release: str, original: dict[str, str], capsys
 ) -> None:
     assert len(set(original.values())) == 1
+    forget_step_runs()
     status_seen: dict[str, str] = {}
+    step = extra(app_release_command=STEP)
 
     def killed_then_completed() -> subprocess.CompletedProcess[str]:
         cmd = ["ansible-playbook", "-i", str(inventory_dir()), str(PROJECT / "playbooks" / "deploy.yml")]
-        cmd += ["-e", f"release={new_release}"]
+        cmd += ["-e", f"release={new_release}", "-e", step]
         with subprocess.Popen(
             cmd, env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
         ) as first:
@@ -125,13 +156,16 @@ def test_a_deploy_killed_while_a_node_is_out_is_completed_by_the_next_one(
                 time.sleep(0.5)
             os.killpg(first.pid, signal.SIGKILL)
         status_seen["out"] = playbook("status.yml").stdout
-        return playbook("deploy.yml", f"release={new_release}")
+        return playbook("deploy.yml", f"release={new_release}", step)
 
     result, load = under_load(demo_password, killed_then_completed)
     report(capsys, f"deploy {new_release} killed with app1 out, then deployed again", load)
     assert "HELD by" in status_seen["out"] and "node out: app1" in status_seen["out"], status_seen["out"][-3000:]
     assert result.returncode == 0, result.stdout[-4000:]
     assert "Took over the deploy lock of run" in result.stdout
+    # The release step ran before app1 went out; the run that completes the deploy does not run it again.
+    assert f"no release step: it already ran for {new_release}" in result.stdout
+    assert [line.split()[1] for line in step_runs()["app1"]] == [new_release]
     assert load.sent > 100
     assert load.failed == 0, load.failures
     assert set(releases().values()) == {new_release}
@@ -139,7 +173,9 @@ def test_a_deploy_killed_while_a_node_is_out_is_completed_by_the_next_one(
     assert not node("front1").file(LOCK).exists
 
 
-def test_a_release_that_never_gets_healthy_stops_the_deploy_and_nothing_is_lost(demo_password: str, capsys) -> None:
+def test_a_release_that_never_gets_healthy_stops_the_deploy_and_nothing_is_lost(
+    demo_password: str, original: dict[str, str], capsys
+) -> None:
     before = releases()
     result, load = under_load(
         demo_password,
@@ -153,22 +189,11 @@ def test_a_release_that_never_gets_healthy_stops_the_deploy_and_nothing_is_lost(
     assert "app1 serves " + before["app1"] + " again" in result.stdout
     assert load.failed == 0, load.failures
     assert releases() == before
+    # Nor has the failed deploy moved what a rollback goes back to.
+    previous = {name: node(name).check_output(f"basename $(readlink -f {APP_ROOT}/previous)") for name in APPS}
+    assert previous == original
     assert every_node_is_up()
     assert not node("front1").file(LOCK).exists
-
-
-def test_a_rollback_returns_every_node_to_the_previous_release(
-    demo_password: str, new_release: str, original: dict[str, str], capsys
-) -> None:
-    assert set(releases().values()) == {new_release}
-    previous = node("app1").check_output(f"basename $(readlink -f {APP_ROOT}/previous)")
-    # The failed deploy in between must not have moved what a rollback goes back to.
-    assert {previous} == set(original.values())
-    result, load = under_load(demo_password, lambda: playbook("rollback.yml"))
-    report(capsys, f"rollback to {previous}", load)
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert load.failed == 0, load.failures
-    assert releases() == original
 
 
 def test_a_deploy_stops_at_once_while_another_holds_the_lock() -> None:
@@ -303,17 +328,8 @@ def test_no_secret_lands_in_a_journal_or_a_file_outside_the_config_directory(tmp
 # --- Day to day: logs.yml and exec.yml (read-only / beside the service) ---------------------
 
 
-def extra(**values: str) -> str:
-    """Extra vars as JSON: values with spaces and quotes reach the playbook as they are."""
-    import json  # (imported here: the tests above this section do not need it)
-
-    return json.dumps(values)
-
-
 def task_messages(output: str, task: str) -> dict[str, str]:
     """The msg each host printed in `task` of a run (the tests' runs print results as JSON)."""
-    import json
-
     messages: dict[str, str] = {}
     decoder = json.JSONDecoder()
     for section in output.split(f"TASK [{task}] ")[1:]:
@@ -575,22 +591,43 @@ def restyle() -> dict[str, object]:
 
 
 def test_a_deploy_that_changes_the_stylesheet_keeps_every_pages_stylesheet_answering(
-    demo_password: str, restyled_app: Path, restyle: dict[str, object], browser: Browser, capsys
+    demo_password: str, restyled_app: Path, restyle: dict[str, object], browser: Browser, tmp_path: Path, capsys
 ) -> None:
+    """Also the release step (once, on one node, before any node switches) and the hooks."""
     before = releases()
     assert len(set(before.values())) == 1
     old_href = stylesheet_of_the_sign_in_page(browser)
     old_css = assert_hashed_stylesheet_answers(browser, old_href)
     restyled = f"0.1.0-restyled{int(time.time())}"
     restyle.update(before=before, old_href=old_href, old_css=old_css)
+    forget_step_runs()
+    seen = tmp_path / "hooks"
+    hook = f'echo "$DEPLOY_PHASE $DEPLOY_RELEASE $DEPLOY_PREVIOUS $DEPLOY_USER $DEPLOY_NODES" >> {seen}'
+    hooks = extra(app_release_command=STEP, hooks_pre_deploy=[hook], hooks_post_deploy=[hook])
 
     result, load, pages = under_load_with_pages(
-        demo_password, lambda: playbook("deploy.yml", f"release={restyled}", f"app_source={restyled_app}")
+        demo_password, lambda: playbook("deploy.yml", f"release={restyled}", f"app_source={restyled_app}", hooks)
     )
     report(capsys, f"deploy {restyled} with a new style.css", load)
     with capsys.disabled():
         print(f"  and {pages}; stylesheets linked: {dict(pages.stylesheets)}")
     assert result.returncode == 0, result.stdout[-4000:]
+    # The release step: once, on app1, in the new release's venv, not as root, before any node switched.
+    runs = step_runs()
+    assert runs["app2"] == [] and len(runs["app1"]) == 1, runs
+    when, step_release, step_previous, prefix, uid = runs["app1"][0].split()
+    assert (step_release, step_previous) == (restyled, before["app1"])
+    assert prefix == f"{APP_ROOT}/releases/{restyled}/venv"
+    assert uid != "0"
+    switched = min(restart_window(name)[1] for name in APPS)
+    assert int(when) < switched, "the release step ran after a node switched"
+    # The hooks, before and after, saw the releases, the user and the nodes.
+    lines = seen.read_text().splitlines()
+    assert [line.split()[:3] for line in lines] == [
+        ["pre_deploy", restyled, before["app1"]],
+        ["post_deploy", restyled, before["app1"]],
+    ]
+    assert all(line.split()[3:] == [getpass.getuser(), *APPS] for line in lines), lines
     assert load.failed == 0, load.failures
     assert pages.pages > 50
     assert pages.failed == 0, pages.failures
@@ -604,13 +641,16 @@ def test_a_deploy_that_changes_the_stylesheet_keeps_every_pages_stylesheet_answe
     assert new_css.endswith(RESTYLE)
     assert assert_hashed_stylesheet_answers(browser, old_href) == old_css, "the old release's file is kept"
     assert_plain_stylesheet_is(browser, new_css)
-    restyle.update(new_href=new_href)
+    restyle.update(new_href=new_href, release=restyled)
 
 
-def test_a_rollback_serves_the_old_stylesheet_again(
+def test_a_rollback_returns_every_node_to_the_previous_release_and_its_stylesheet(
     demo_password: str, restyle: dict[str, object], browser: Browser, capsys
 ) -> None:
+    """Also: it names the release step it does not undo, and the audit trail, status.yml and
+    releases.yml show the operations."""
     assert "new_href" in restyle, "the restyle deploy above did not complete"
+    before, newest = dict(restyle["before"]), str(restyle["release"])  # type: ignore[call-overload]
     result, load, pages = under_load_with_pages(demo_password, lambda: playbook("rollback.yml"))
     report(capsys, "rollback from the restyled release", load)
     with capsys.disabled():
@@ -618,7 +658,23 @@ def test_a_rollback_serves_the_old_stylesheet_again(
     assert result.returncode == 0, result.stdout[-4000:]
     assert load.failed == 0, load.failures
     assert pages.failed == 0, pages.failures
-    assert releases() == restyle["before"]
+    assert releases() == before
+    assert f"the release step ran for {newest}" in result.stdout
+    lines = audit_lines()
+    actions = [(line["action"], line["release"], line["previous"], line["result"]) for line in lines[-3:]]
+    assert actions == [
+        ("release-step", newest, before["app1"], "ok"),
+        ("deploy", newest, before["app1"], "ok"),
+        ("rollback", before["app1"], newest, "ok"),
+    ], actions
+    for line in lines[-3:]:
+        assert line["user"] and line["controller"] and line["duration"] > 0
+    status = playbook("status.yml").stdout
+    assert "last 5 operations" in status
+    assert f"rollback        {before['app1']} (was {newest})" in status
+    listed = playbook("releases.yml").stdout
+    assert f"app1       {before['app1']}" in listed and "current" in listed
+    assert newest in listed
     assert stylesheet_of_the_sign_in_page(browser) == restyle["old_href"]
     assert restyle["old_href"] in pages.stylesheets
     assert set(pages.stylesheets) <= {restyle["old_href"], restyle["new_href"]}
