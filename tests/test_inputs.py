@@ -1,6 +1,6 @@
 """Bad inputs are refused before any node changes, one message per wrong variable.
 
-playbooks/plays/inputs.yml (imported by plays/begin.yml before the deploy lock) checks
+playbooks/plays/inputs.yml (imported by rolling.yml before the deploy lock) checks
 every role's inputs on every node in one task (plugins/action/inputs_check.py; its own
 tests are in tests/test_inputs_checker.py). Here it runs against an inventory of local hosts
 (one front, one app node): no container and no change, only the checks. Each round sets

@@ -74,7 +74,7 @@ def get(front, path: str) -> Response:
 
 
 def send(release: str, static_dir: Path | str | None = None):
-    """Run playbooks/plays/static.yml as plays/roll.yml does, with the run's two facts as extra vars."""
+    """Run playbooks/plays/static.yml as rolling.yml does, with the run's two facts as extra vars."""
     directory = Release(release).static_dir if static_dir is None else static_dir
     return run_playbook(
         PROJECT / "playbooks" / "plays" / "static.yml",
