@@ -282,6 +282,9 @@ def render_block(role: Role) -> str:
             lines += [f"### Entry point `{entry}`", ""]
             if spec.get("short_description"):
                 lines += [markup(" ".join(str(spec["short_description"]).split())), ""]
+        if entry != "main" and not options_of(role.specs[entry]):
+            lines += ["No options of its own: it reads those of entry point `main`.", ""]
+            continue
         lines += [*entry_table(role, entry), ""]
     return "\n".join([*lines, END])
 

@@ -104,6 +104,18 @@ def test_other_entry_points_get_a_section_each(roles: Path) -> None:
     assert section.index("<!-- END VARIABLES -->") > section.index("Seconds an apt cache stays fresh.")
 
 
+def test_an_entry_point_without_options_says_so_instead_of_an_empty_table(roles: Path) -> None:
+    with (roles / "common" / "meta" / "argument_specs.yml").open("a") as specs:
+        specs.write("  status:\n    short_description: Read the node's state. Read-only.\n    options: {}\n")
+    assert main(["--roles", str(roles)]) == 0
+    text = (roles / "common" / "README.md").read_text()
+    section = text[text.index("### Entry point `status`") : text.index("<!-- END VARIABLES -->")]
+    assert section == (
+        "### Entry point `status`\n\nRead the node's state. Read-only.\n\n"
+        "No options of its own: it reads those of entry point `main`.\n\n"
+    )
+
+
 def test_the_contract_in_vars_is_the_must_be_column(roles: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = (roles / "common" / "README.md").read_text()
     assert "| `common_apt_cache_valid_time` | int | `3600` | between 0 and 604800 |" in text
