@@ -7,12 +7,12 @@ import math
 import os
 import re
 import ssl
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import testinfra
+from load import Load, Outcome, Request
 from scenario_helpers import run_playbook
 
 from conftest import ACME_DIR, FRONTS, LISTENER_CA, PROJECT, SCENARIO, SITE, Answer, get, peer_certificate, resolve_site
@@ -27,7 +27,7 @@ LOAD_THREADS = 4
 LOAD_PAUSE = 0.2  # seconds between two requests of a thread: about 15 requests a second in all
 LOAD_MAX_REQUESTS = 8000
 LOAD_MAX_SECONDS = 600
-LOAD_TAIL = 25  # requests per thread after the renewal ended, to see the new certificate
+LOAD_TAIL = 25  # requests per client after the renewal ended, to see the new certificate
 
 
 def served(addresses: dict[str, str], root: Path) -> dict[str, Answer]:
@@ -88,43 +88,28 @@ def renewal(addresses, pebble_root, request):
     not_after = ssl.cert_time_to_seconds(peer_certificate(addresses[FRONTS[0]], pebble_root)["notAfter"])
     renew_days = math.ceil((not_after - time.time()) / 86400) + 1
 
-    answers: list[tuple[str, int, str]] = []  # (front, serial, problem or "")
-    lock = threading.Lock()
-    done = threading.Event()
-    started = time.monotonic()
-
-    def client(index: int) -> None:
-        tail = 0
+    def user(index: int) -> Request:
         count = 0
-        while tail < LOAD_TAIL and time.monotonic() - started < LOAD_MAX_SECONDS:
-            with lock:
-                if len(answers) >= LOAD_MAX_REQUESTS:
-                    return
+
+        def request() -> Outcome:
+            nonlocal count
             front = FRONTS[(index + count) % len(FRONTS)]
             count += 1
-            try:
-                answer = get(addresses[front], "/healthz", pebble_root)
-                problem = "" if answer.status == 200 and answer.body.startswith("stub ") else f"{answer.status}"
-                serial = answer.serial
-            except (OSError, ssl.SSLError) as error:
-                problem, serial = repr(error), 0
-            with lock:
-                answers.append((front, serial, problem))
-            if done.is_set():
-                tail += 1
-            time.sleep(LOAD_PAUSE)
+            answer = get(addresses[front], "/healthz", pebble_root)
+            ok = answer.status == 200 and answer.body.startswith("stub ")
+            return Outcome(ok, f"{front} {answer.status}", (front, answer.serial))
 
+        return request
+
+    started = time.monotonic()
     resolve_site(addresses, FRONTS[1])
     try:
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(LOAD_THREADS)]
-        for thread in threads:
-            thread.start()
-        result = run_playbook(PROJECT / "playbooks" / "renew.yml", f"tls_acme_renew_days={renew_days}")
-        done.set()
-        for thread in threads:
-            thread.join(timeout=LOAD_MAX_SECONDS)
+        load = Load(user, clients=LOAD_THREADS, max_requests=LOAD_MAX_REQUESTS, max_seconds=LOAD_MAX_SECONDS,
+                    pause=LOAD_PAUSE)  # fmt: skip
+        with load:
+            result = run_playbook(PROJECT / "playbooks" / "renew.yml", f"tls_acme_renew_days={renew_days}")
+            load.wait_for(LOAD_TAIL * LOAD_THREADS, since=time.monotonic(), timeout=60)
     finally:
-        done.set()
         resolve_site(addresses, FRONTS[0])
     after = served(addresses, pebble_root)
     fetches_after = {front: challenge_fetches(hosts[front]) for front in FRONTS}
@@ -132,7 +117,7 @@ def renewal(addresses, pebble_root, request):
         "result": result,
         "before": before,
         "after": after,
-        "answers": answers,
+        "load": load,
         "seconds": time.monotonic() - started,
         "fetches": {front: fetches_after[front] - fetches_before[front] for front in FRONTS},
         "renew_days": renew_days,
@@ -154,17 +139,16 @@ def test_pebble_validated_the_challenge_on_the_front_its_dns_named(renewal) -> N
 
 
 def test_no_request_failed_while_the_fronts_reloaded(renewal) -> None:
-    answers = renewal["answers"]
-    failed = [answer for answer in answers if answer[2]]
+    load = renewal["load"]
     old = {answer.serial for answer in renewal["before"].values()}
     new = {answer.serial for answer in renewal["after"].values()}
-    seen = {serial for _, serial, problem in answers if not problem}
-    print(f"load: {len(answers)} requests in {renewal['seconds']:.0f} s, {len(failed)} failed, {len(seen)} serials")
-    assert len(answers) >= 100, len(answers)
-    assert failed == [], failed[:10]
+    seen = {serial for _, serial in load.values()}
+    print(f"load: {load} in {renewal['seconds']:.0f} s, {len(seen)} serials")
+    assert load.sent >= 100, load.sent
+    assert not load.failed(), load.failed()[:10]
     assert old <= seen and new <= seen, (old, new, seen)
     for front in FRONTS:
-        assert {serial for f, serial, _ in answers if f == front} <= old | new
+        assert {serial for f, serial in load.values() if f == front} <= old | new
 
 
 def test_a_converge_after_the_renewal_orders_nothing_and_changes_nothing(renewal, run_converge) -> None:

@@ -13,15 +13,15 @@ import os
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
-from load import LoadResult, run_load
+from load import Load
 from scenario_helpers import ansible_env, run_playbook
+from site_client import STYLESHEET, page_user, site_user
 
 from conftest import APP, APP_CONFIG_DIR, APP_ROOT, EPHEMERAL, node
 
@@ -83,18 +83,15 @@ def inventory_with_apps(tmp_path: Path, apps: list[str]) -> Path:
 
 
 def under_load(password: str, action: Callable[[], subprocess.CompletedProcess[str]]):
-    stop = threading.Event()
-    box: dict[str, LoadResult] = {}
-    thread = threading.Thread(target=lambda: box.setdefault("load", run_load(password, stop)), daemon=True)
-    thread.start()
-    time.sleep(2)  # the load is flowing before the operation starts
-    try:
-        outcome = action()
-    finally:
-        time.sleep(2)
-        stop.set()
-        thread.join(120)
-    return outcome, box["load"]
+    """Run the action while users sign in and load pages through both fronts (paced: about 40 requests
+    a second, so that the load does not take the CPU the operation under test needs)."""
+    with Load(site_user(password), clients=4, max_requests=20000, max_seconds=600, pause=0.1) as load:
+        time.sleep(2)  # the load is flowing before the operation starts
+        try:
+            outcome = action()
+        finally:
+            time.sleep(2)
+    return outcome, load
 
 
 def releases(apps: tuple[str, ...] = APPS) -> dict[str, str]:
@@ -119,9 +116,9 @@ def restart_window(name: str) -> tuple[int, int]:
     return exited, entered
 
 
-def report(capsys, step: str, load: LoadResult) -> None:
+def report(capsys, step: str, load: Load) -> None:
     with capsys.disabled():
-        print(f"\n{step}: {load}; served by {dict(load.served_by)}")
+        print(f"\n{step}: {load}; served by {dict(load.values())}")
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +164,7 @@ def test_a_deploy_killed_while_a_node_is_out_is_completed_by_the_next_one(
     assert f"no release step: it already ran for {new_release}" in result.stdout
     assert [line.split()[1] for line in step_runs()["app1"]] == [new_release]
     assert load.sent > 100
-    assert load.failed == 0, load.failures
+    assert not load.failed(), load.failures()
     assert set(releases().values()) == {new_release}
     assert every_node_is_up()
     assert not node("front1").file(LOCK).exists
@@ -187,7 +184,7 @@ def test_a_release_that_never_gets_healthy_stops_the_deploy_and_nothing_is_lost(
     assert result.returncode != 0
     assert "deploy stopped at app1" in result.stdout
     assert "app1 serves " + before["app1"] + " again" in result.stdout
-    assert load.failed == 0, load.failures
+    assert not load.failed(), load.failures()
     assert releases() == before
     # Nor has the failed deploy moved what a rollback goes back to.
     previous = {name: node(name).check_output(f"basename $(readlink -f {APP_ROOT}/previous)") for name in APPS}
@@ -264,7 +261,7 @@ def test_site_with_a_setting_the_app_refuses_fails_before_any_app_node_restarts(
     assert result.returncode != 0
     assert "cannot load loginapp.wsgi:app with the staged settings on app1" in result.stdout
     assert "LOGINAPP_ENV must be 'production' or 'development'" in result.stdout
-    assert load.failed == 0, load.failures
+    assert not load.failed(), load.failures()
     assert main_pids() == pids_before  # nothing restarted
     assert {name: node(name).check_output(f"sha256sum {env_file}") for name in APPS} == files_before
     assert not node("front1").file(LOCK).exists
@@ -276,7 +273,7 @@ def test_a_rolling_restart_with_a_single_app_node_loses_no_request(demo_password
     result, load = under_load(demo_password, lambda: playbook("restart.yml", inventory=only_app1))
     report(capsys, "rolling restart with app1 as the only app node", load)
     assert result.returncode == 0, result.stdout[-4000:]
-    assert load.failed == 0, load.failures
+    assert not load.failed(), load.failures()
     assert restart_window("app1") != before
     assert all(len(lines) == 1 and "down" not in lines[0] for lines in upstream_servers().values())
 
@@ -286,7 +283,7 @@ def test_a_third_app_node_and_a_new_setting_roll_one_node_at_a_time(demo_passwor
     result, load = under_load(demo_password, lambda: playbook("site.yml", "app_threads=3", inventory=three))
     report(capsys, "site.yml adding app3 (one inventory line) with app_threads=3", load)
     assert result.returncode == 0, result.stdout[-4000:]
-    assert load.failed == 0, load.failures
+    assert not load.failed(), load.failures()
     for front, lines in upstream_servers().items():
         assert len(lines) == 3 and not any(" down;" in line for line in lines), (front, lines)
         assert lines[-1].endswith("# app3")
@@ -448,97 +445,20 @@ def test_exec_fails_naming_the_node_whose_command_failed() -> None:
 # --- Static files that survive a rollout: every page's stylesheet answers, old and new --------
 
 import hashlib  # noqa: E402  (imported here: the tests above this section do not need them)
-import http.client  # noqa: E402
 import re  # noqa: E402
-from collections import Counter  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-from load import Client  # noqa: E402
 
 from conftest import FRONTS, Browser, https_url  # noqa: E402
 
-STYLESHEET = re.compile(r'<link rel="stylesheet" href="(/static/[^"]+)">')
 HASHED_STYLESHEET = re.compile(r"/static/style\.(?P<digest>[0-9a-f]{12})\.css")
 RESTYLE = "\n/* restyled by the cluster test */\nmain { outline: 1px solid transparent; }\n"
 
 
-@dataclass
-class PageLoad:
-    pages: int = 0
-    failed: int = 0
-    failures: Counter = field(default_factory=Counter)
-    stylesheets: Counter = field(default_factory=Counter)
-
-    def __str__(self) -> str:
-        return f"{self.pages} pages and their stylesheets, {self.failed} failed {dict(self.failures) or ''}".strip()
-
-
-def fetch_pages_and_their_stylesheets(
-    stop: threading.Event, clients: int = 2, max_pages: int = 20000, max_seconds: float = 900
-) -> PageLoad:
-    """Users who load the Sign In page through both fronts and then the stylesheet it links, as a
-    browser does, until `stop` (or the bounds); a page without a link or a stylesheet that is not
-    200 text/css with a body counts as failed."""
-    result = PageLoad()
-    lock = threading.Lock()
-    deadline = time.monotonic() + max_seconds
-    ports = [https for _, https in FRONTS.values()]
-
-    def record(ok: bool, what: str, href: str = "") -> None:
-        with lock:
-            result.pages += 1
-            if not ok:
-                result.failed += 1
-                result.failures[what] += 1
-            if href:
-                result.stylesheets[href] += 1
-
-    def user(index: int) -> None:
-        client = Client(ports[index % len(ports)], "")
-        while not stop.is_set() and time.monotonic() < deadline:
-            with lock:
-                if result.pages >= max_pages:
-                    return
-            try:
-                status, _, page = client.request("GET", "/")
-                link = STYLESHEET.search(page)
-                if status != 200 or link is None:
-                    record(False, f"GET / {status}" + ("" if link else " without a stylesheet link"))
-                else:
-                    href = link.group(1)
-                    css_status, headers, css = client.request("GET", href)
-                    kind = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
-                    record(
-                        css_status == 200 and kind == "text/css" and bool(css.strip()), f"GET {href} {css_status}", href
-                    )
-            except (OSError, http.client.HTTPException) as error:
-                record(False, type(error).__name__)
-                client.conn = None
-            # Paced, so that the count bound outlasts a slow deploy: the pages must span the switch.
-            time.sleep(0.1)
-
-    threads = [threading.Thread(target=user, args=(n,), daemon=True) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(max_seconds + 30)
-    return result
-
-
 def under_load_with_pages(password: str, action: Callable[[], subprocess.CompletedProcess[str]]):
-    """under_load() (sign-ins, pages, health checks) plus users who fetch each page's stylesheet."""
-    stop = threading.Event()
-    box: dict[str, PageLoad] = {}
-    thread = threading.Thread(
-        target=lambda: box.setdefault("pages", fetch_pages_and_their_stylesheets(stop)), daemon=True
-    )
-    thread.start()
-    try:
+    """under_load() (sign-ins, pages, health checks) plus users who fetch each page's stylesheet (paced, so
+    that the count bound outlasts a slow deploy: the pages must span the switch)."""
+    with Load(page_user, clients=2, max_requests=20000, max_seconds=900, pause=0.1) as pages:
         outcome, load = under_load(password, action)
-    finally:
-        stop.set()
-        thread.join(120)
-    return outcome, load, box["pages"]
+    return outcome, load, pages
 
 
 def stylesheet_of_the_sign_in_page(browser: Browser) -> str:
@@ -610,7 +530,7 @@ def test_a_deploy_that_changes_the_stylesheet_keeps_every_pages_stylesheet_answe
     )
     report(capsys, f"deploy {restyled} with a new style.css", load)
     with capsys.disabled():
-        print(f"  and {pages}; stylesheets linked: {dict(pages.stylesheets)}")
+        print(f"  and {pages}; stylesheets linked: {dict(pages.values())}")
     assert result.returncode == 0, result.stdout[-4000:]
     # The release step: once, on app1, in the new release's venv, not as root, before any node switched.
     runs = step_runs()
@@ -628,15 +548,15 @@ def test_a_deploy_that_changes_the_stylesheet_keeps_every_pages_stylesheet_answe
         ["post_deploy", restyled, before["app1"]],
     ]
     assert all(line.split()[3:] == [getpass.getuser(), *APPS] for line in lines), lines
-    assert load.failed == 0, load.failures
-    assert pages.pages > 50
-    assert pages.failed == 0, pages.failures
+    assert not load.failed(), load.failures()
+    assert pages.sent > 50
+    assert not pages.failed(), pages.failures()
     assert set(releases().values()) == {restyled}
     new_href = stylesheet_of_the_sign_in_page(browser)
     assert new_href != old_href
     # Pages of the old release before and while old and new nodes served side by side, of the
     # new one after: every one of them found its stylesheet.
-    assert set(pages.stylesheets) == {old_href, new_href}
+    assert set(pages.values()) == {old_href, new_href}
     new_css = assert_hashed_stylesheet_answers(browser, new_href)
     assert new_css.endswith(RESTYLE)
     assert assert_hashed_stylesheet_answers(browser, old_href) == old_css, "the old release's file is kept"
@@ -654,10 +574,10 @@ def test_a_rollback_returns_every_node_to_the_previous_release_and_its_styleshee
     result, load, pages = under_load_with_pages(demo_password, lambda: playbook("rollback.yml"))
     report(capsys, "rollback from the restyled release", load)
     with capsys.disabled():
-        print(f"  and {pages}; stylesheets linked: {dict(pages.stylesheets)}")
+        print(f"  and {pages}; stylesheets linked: {dict(pages.values())}")
     assert result.returncode == 0, result.stdout[-4000:]
-    assert load.failed == 0, load.failures
-    assert pages.failed == 0, pages.failures
+    assert not load.failed(), load.failures()
+    assert not pages.failed(), pages.failures()
     assert releases() == before
     assert f"the release step ran for {newest}" in result.stdout
     lines = audit_lines()
@@ -676,7 +596,7 @@ def test_a_rollback_returns_every_node_to_the_previous_release_and_its_styleshee
     assert f"app1       {before['app1']}" in listed and "current" in listed
     assert newest in listed
     assert stylesheet_of_the_sign_in_page(browser) == restyle["old_href"]
-    assert restyle["old_href"] in pages.stylesheets
-    assert set(pages.stylesheets) <= {restyle["old_href"], restyle["new_href"]}
+    assert restyle["old_href"] in pages.values()
+    assert set(pages.values()) <= {restyle["old_href"], restyle["new_href"]}
     assert assert_hashed_stylesheet_answers(browser, str(restyle["old_href"])) == restyle["old_css"]
     assert_plain_stylesheet_is(browser, str(restyle["old_css"]))

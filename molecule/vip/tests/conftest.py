@@ -6,10 +6,8 @@ import os
 import socket
 import ssl
 import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,8 @@ import testinfra
 
 SCENARIO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(SCENARIO.parent / "shared"))
+
+from load import Load, Outcome, Request  # noqa: E402
 
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
 SITE = "flask-stack.test"  # role tls's default tls_site_names
@@ -82,77 +82,22 @@ def https_get(vip: str, context: ssl.SSLContext, path: str = "/", timeout: float
     return status, body.decode(errors="replace")
 
 
-@dataclass
-class Answer:
-    start: float
-    end: float
-    ok: bool
-    detail: str
+def vip_client(vip: str, context: ssl.SSLContext) -> Callable[[int], Request]:
+    """A client of the load: a new connection per request through the floating address; every answer
+    checked (200 and the stub's body)."""
 
+    def request() -> Outcome:
+        # 5 s, not the default 2: on a busy 2-core machine (make test runs two lanes) an answer can be
+        # late without the address being anywhere wrong; a refused or reset connection still fails at once.
+        status, body = https_get(vip, context, timeout=5.0)
+        return Outcome(status == 200 and body.startswith("stub vip-app GET /"), f"{status} {body[:40]!r}")
 
-@dataclass
-class Load:
-    """A bounded load through the floating address: `threads` clients, each a new connection per request,
-    at most `max_requests` in all and `max_seconds` long; a client pauses 0.2 s after a failure before it
-    connects again, as a real client would. Every answer is checked: 200 and the stub's body."""
-
-    vip: str
-    context: ssl.SSLContext
-    threads: int = 4
-    max_requests: int = 6000
-    max_seconds: float = 60.0
-    answers: list[Answer] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _workers: list[threading.Thread] = field(default_factory=list)
-
-    def _client(self) -> None:
-        deadline = time.monotonic() + self.max_seconds
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            with self._lock:
-                if len(self.answers) >= self.max_requests:
-                    return
-            start = time.monotonic()
-            try:
-                # 5 s, not the default 2: on a busy 2-core machine (make test runs two lanes) an answer
-                # can be late without the address being anywhere wrong; a refused or reset connection
-                # still fails at once.
-                status, body = https_get(self.vip, self.context, timeout=5.0)
-                ok, detail = status == 200 and body.startswith("stub vip-app GET /"), f"{status} {body[:40]!r}"
-            except (OSError, ValueError, IndexError) as error:
-                ok, detail = False, f"{type(error).__name__}: {error}"
-            with self._lock:
-                self.answers.append(Answer(start, time.monotonic(), ok, detail))
-            if not ok:
-                time.sleep(0.2)
-
-    def __enter__(self) -> Load:
-        self._workers = [threading.Thread(target=self._client, daemon=True) for _ in range(self.threads)]
-        for worker in self._workers:
-            worker.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for worker in self._workers:
-            worker.join(timeout=10)
-
-    def failed(self) -> list[Answer]:
-        with self._lock:
-            return [answer for answer in self.answers if not answer.ok]
-
-    def sent_since(self, moment: float) -> int:
-        with self._lock:
-            return sum(answer.start >= moment for answer in self.answers)
-
-    def wait_for(self, count: int, since: float, timeout: float) -> None:
-        """Until `count` more requests have been sent since `since` (the load goes on meanwhile)."""
-        start = time.monotonic()
-        while self.sent_since(since) < count:
-            assert time.monotonic() - start < timeout, f"the load sent {self.sent_since(since)} requests in {timeout} s"
-            time.sleep(0.1)
+    return lambda index: request
 
 
 @pytest.fixture
 def load(vip: str, tls_context: ssl.SSLContext) -> Callable[..., Load]:
-    return lambda **kwargs: Load(vip, tls_context, **kwargs)
+    """A bounded load through the floating address (molecule/shared/load.py): 4 clients, at most 6000
+    requests and 60 s; a client pauses 0.2 s after a failure before it connects again."""
+    defaults = {"clients": 4, "max_requests": 6000, "max_seconds": 60.0, "pause_after_failure": 0.2}
+    return lambda **kwargs: Load(vip_client(vip, tls_context), **{**defaults, **kwargs})

@@ -67,7 +67,7 @@ def moved(load_run, start: float, moved_at: float) -> None:
     late = [answer for answer in failed if answer.start > moved_at + 1.0 or answer.end < start - 0.5]
     assert not late, f"failures outside the move window: {late[:5]}"
     # A client retries 0.2 s after a failure: at most one failure per client per 0.2 s of the window.
-    assert len(failed) <= load_run.threads * ((moved_at - start + 1.0) / 0.2 + 1)
+    assert len(failed) <= load_run.clients * ((moved_at - start + 1.0) / 0.2 + 1)
     tail = load_run.answers[-LAST_OK:]
     assert len(tail) == LAST_OK and all(answer.ok for answer in tail), [a.detail for a in tail if not a.ok]
 

@@ -1,6 +1,6 @@
-"""A bounded load through both fronts: a few clients mixing GET /, GET /healthz and the
-login POST, every answer checked. It stops by itself (count and time bounds) or when
-told to; the result says how many requests were sent and how many failed."""
+"""The users of the load through both fronts (molecule/shared/load.py runs them): each its own
+TLS connection and cookies, mixing GET /, GET /healthz and the sign-in POST, every answer
+checked; and users who load the Sign In page and then the stylesheet it links."""
 
 from __future__ import annotations
 
@@ -8,24 +8,12 @@ import http.client
 import re
 import socket
 import ssl
-import threading
-import time
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from urllib.parse import urlencode
 
+from load import Outcome, Request
+
 from conftest import CA_FILE, FRONTS, SITE
-
-
-@dataclass
-class LoadResult:
-    sent: int = 0
-    failed: int = 0
-    failures: Counter = field(default_factory=Counter)
-    served_by: Counter = field(default_factory=Counter)
-
-    def __str__(self) -> str:
-        return f"{self.sent} requests sent, {self.failed} failed {dict(self.failures) or ''}".strip()
 
 
 class LoopbackHTTPSConnection(http.client.HTTPSConnection):
@@ -84,52 +72,59 @@ class Client:
         return status if headers.get("Location", "").endswith("/home") else -status
 
 
-def run_load(password: str, stop: threading.Event, clients: int = 4, max_requests: int = 20000,
-             max_seconds: float = 600) -> LoadResult:  # fmt: skip
-    """Run until `stop` is set, max_requests were sent or max_seconds passed."""
-    result = LoadResult()
-    lock = threading.Lock()
-    deadline = time.monotonic() + max_seconds
-    ports = [https for _, https in FRONTS.values()]
+PORTS = [https for _, https in FRONTS.values()]
+STYLESHEET = re.compile(r'<link rel="stylesheet" href="(/static/[^"]+)">')
 
-    def record(ok: bool, what: str, served: str | None = None) -> None:
-        with lock:
-            result.sent += 1
-            if not ok:
-                result.failed += 1
-                result.failures[what] += 1
-            if served:
-                result.served_by[served] += 1
 
-    def user(index: int) -> None:
-        client = Client(ports[index % len(ports)], password)
-        i = 0
-        while not stop.is_set() and time.monotonic() < deadline:
-            with lock:
-                if result.sent >= max_requests:
-                    return
-            i += 1
+def site_user(password: str) -> Callable[[int], Request]:
+    """A user who signs in every 15th request and otherwise loads / or /healthz (which names the app
+    node that served it, counted)."""
+
+    def user(index: int) -> Request:
+        client = Client(PORTS[index % len(PORTS)], password)
+        count = 0
+
+        def request() -> Outcome:
+            nonlocal count
+            count += 1
             try:
-                if i % 15 == 1:
+                if count % 15 == 1:
                     status = client.login()
-                    record(status == 303, f"login {status}")
-                elif i % 2:
-                    status, headers, page = client.request("GET", "/")
+                    return Outcome(status == 303, f"login {status}")
+                if count % 2:
+                    status, _, page = client.request("GET", "/")
                     # The form, or (signed in) a redirect to /home.
-                    record((status == 200 and "Sign In" in page) or status in (302, 303), f"GET / {status}")
-                else:
-                    status, headers, _ = client.request("GET", "/healthz")
-                    record(status == 200, f"GET /healthz {status}", headers.get("X-Served-By"))
-            except (OSError, http.client.HTTPException) as error:
-                record(False, f"{type(error).__name__}")
+                    return Outcome((status == 200 and "Sign In" in page) or status in (302, 303), f"GET / {status}")
+                status, headers, _ = client.request("GET", "/healthz")
+                return Outcome(status == 200, f"GET /healthz {status}", headers.get("X-Served-By"))
+            except (OSError, http.client.HTTPException):
                 client.conn = None
-            # Paced: about 40 requests a second through both fronts, so that the load does not take
-            # the CPU the operation under test needs (a 2-core machine runs two test lanes).
-            time.sleep(0.1)
+                raise
 
-    threads = [threading.Thread(target=user, args=(n,), daemon=True) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(max_seconds + 30)
-    return result
+        return request
+
+    return user
+
+
+def page_user(index: int) -> Request:
+    """A user who loads the Sign In page, then the stylesheet it links (counted), as a browser does; a page
+    without a link or a stylesheet that is not 200 text/css with a body fails."""
+    client = Client(PORTS[index % len(PORTS)], "")
+
+    def request() -> Outcome:
+        try:
+            status, _, page = client.request("GET", "/")
+            link = STYLESHEET.search(page)
+            if status != 200 or link is None:
+                return Outcome(False, f"GET / {status}" + ("" if link else " without a stylesheet link"))
+            href = link.group(1)
+            css_status, headers, css = client.request("GET", href)
+            kind = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+            return Outcome(
+                css_status == 200 and kind == "text/css" and bool(css.strip()), f"GET {href} {css_status}", href
+            )
+        except (OSError, http.client.HTTPException):
+            client.conn = None
+            raise
+
+    return request
