@@ -42,6 +42,16 @@ def test_every_role_entry_point_a_playbook_calls_exists() -> None:
         assert (ROOT / "roles" / role / "tasks" / f"{entry}.yml").is_file(), (role, entry)
 
 
+def test_every_role_entry_point_a_playbook_calls_has_an_argument_spec() -> None:
+    calls = {(entry or "main", role) for path in PLAYBOOKS if path.suffix == ".yml"
+             for role, entry in re.findall(r"name: (\w+)(?:\n\s+tasks_from: (\w+))?", path.read_text())
+             if (ROOT / "roles" / role).is_dir()}  # fmt: skip
+    missing = [f"{role}:{entry}" for entry, role in sorted(calls)
+               if entry not in (yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+                                ["argument_specs"])]  # fmt: skip
+    assert len(calls) > 20 and missing == [], missing
+
+
 def test_the_playbooks_parse() -> None:
     for path in PLAYBOOKS:
         if path.suffix == ".yml":
