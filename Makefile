@@ -31,12 +31,13 @@ image: docker ## Build the Debian 12 node image unless it is up to date.
 browser: ## Install Debian's Chromium and chromedriver for the browser test.
 	scripts/ensure-browser
 
-lint: venv ## yamllint, ansible-lint (production profile) and ruff.
+lint: venv ## yamllint, ansible-lint (production profile), ruff, role READMEs, no unencrypted vault file.
 	yamllint --strict .
 	ansible-lint --strict
 	ruff check .
 	ruff format --check .
 	$(BIN)/python scripts/role_docs.py --check
+	$(BIN)/python scripts/check_vaults.py
 
 docs: venv ## Regenerate each role README's variable table from meta/argument_specs.yml.
 	$(BIN)/python scripts/role_docs.py
