@@ -41,7 +41,7 @@ def test_environment_variables_are_read(users_file: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("LOGINAPP_RELEASE", "rel-7")
     monkeypatch.setenv("LOGINAPP_SESSION_LIFETIME", "120")
     monkeypatch.setenv("LOGINAPP_MAX_CONTENT_LENGTH", "4096")
-    app = create_app()
+    app = create_app({"PASSWORD_HASHER": FAST_HASHER})  # the users file's cheap test hashes
     assert app.config["SECRET_KEY"] == SECRET
     assert app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(seconds=120)
     assert app.config["MAX_CONTENT_LENGTH"] == 4096
@@ -53,7 +53,8 @@ def test_environment_variables_are_read(users_file: Path, monkeypatch: pytest.Mo
 
 def test_key_length_counts_bytes(users_file: Path) -> None:
     key = "é" * 16  # 32 bytes in UTF-8
-    app = create_app({"LOGINAPP_SECRET_KEY": key, "LOGINAPP_USERS_FILE": str(users_file)})
+    config = {"LOGINAPP_SECRET_KEY": key, "LOGINAPP_USERS_FILE": str(users_file)}
+    app = create_app({**config, "PASSWORD_HASHER": FAST_HASHER})
     assert app.config["SECRET_KEY"] == key
 
 

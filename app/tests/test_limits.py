@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
@@ -14,7 +15,7 @@ import pytest
 from flask import Flask
 
 from loginapp.limits import LoginGate
-from loginapp.views import BUSY, INVALID_CREDENTIALS, RETRY_AFTER, log_user
+from loginapp.views import BUSY, INVALID_CREDENTIALS, RETRY_AFTER, log_user, unknown_user
 
 from .conftest import USERS, csrf_token, login
 
@@ -203,14 +204,41 @@ def test_the_503_page_is_the_sign_in_form_with_a_message(
 def test_a_failed_sign_in_is_one_line_on_stderr(
     client: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    response = login(client, "mallory", "wrong password")
+    response = login(client, "bob", "wrong password")
     assert response.status_code == 401
     assert INVALID_CREDENTIALS in response.get_data(as_text=True)
     assert capsys.readouterr().err.splitlines() == [
-        'login failed user="mallory" client=127.0.0.1 request_id=-'
+        'login failed user="bob" client=127.0.0.1 request_id=-'
     ]
     assert login(client, "alice", USERS["alice"]).status_code == 303
     assert "login" not in capsys.readouterr().err
+
+
+def test_a_name_that_is_no_users_is_logged_as_a_keyed_hash_never_as_typed(
+    client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """People type their password into the user name field: the log must not keep it."""
+    for name in ("correct-horse-typed-here", "correct-horse-typed-here", "mallory"):
+        assert login(client, name, "wrong").status_code == 401
+    lines = capsys.readouterr().err.splitlines()
+    assert all(
+        re.fullmatch(
+            r"login failed unknown_user=[0-9a-f]{16} client=127\.0\.0\.1 request_id=-", line
+        )
+        for line in lines
+    ), lines
+    assert (
+        lines[0] == lines[1] != lines[2]
+    )  # the same typed name, the same value: repeats can be counted
+    assert not any("correct-horse" in line or "mallory" in line for line in lines)
+
+
+def test_the_keyed_hash_depends_on_the_secret_key(make_app: Callable[..., Flask]) -> None:
+    values = set()
+    for key in ("k" * 40, "q" * 40):
+        with make_app(LOGINAPP_SECRET_KEY=key).test_request_context():
+            values.add(unknown_user("mallory"))
+    assert len(values) == 2
 
 
 def test_the_log_names_the_client_a_trusted_proxy_forwards(
@@ -218,7 +246,7 @@ def test_the_log_names_the_client_a_trusted_proxy_forwards(
 ) -> None:
     client = make_app(LOGINAPP_PROXY_HOPS="1").test_client()
     token = csrf_token(client)
-    data = {"username": "eve", "password": "x", "csrf_token": token}
+    data = {"username": "bob", "password": "x", "csrf_token": token}
     client.post("/", data=data, headers={"X-Forwarded-For": "203.0.113.9"})
     client.post(
         "/",
@@ -227,8 +255,8 @@ def test_the_log_names_the_client_a_trusted_proxy_forwards(
         environ_base={"REMOTE_ADDR": "192.0.2.5"},
     )
     assert caplog.messages == [
-        'login failed user="eve" client=203.0.113.9 request_id=-',
-        'login failed user="eve" client=192.0.2.5 request_id=-',
+        'login failed user="bob" client=203.0.113.9 request_id=-',
+        'login failed user="bob" client=192.0.2.5 request_id=-',
     ]
 
 
@@ -236,10 +264,10 @@ def test_the_logged_user_name_cannot_forge_a_line(
     client: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     login(client, 'x" client=1.2.3.4\nlogin failed user="root', "pw")
-    assert capsys.readouterr().err.splitlines() == [
-        'login failed user="x? client=1.2.3.4?login failed user=?root" '
-        "client=127.0.0.1 request_id=-"
-    ]
+    (line,) = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(
+        r"login failed unknown_user=[0-9a-f]{16} client=127\.0\.0\.1 request_id=-", line
+    ), line
 
 
 @pytest.mark.parametrize(
@@ -260,10 +288,10 @@ def test_the_log_line_carries_the_request_id_the_front_sent(
     client: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     token = csrf_token(client)
-    data = {"username": "eve", "password": "x", "csrf_token": token}
+    data = {"username": "bob", "password": "x", "csrf_token": token}
     client.post("/", data=data, headers={"X-Request-ID": "0123456789abcdef0123456789abcdef"})
     client.post("/", data=data, headers={"X-Request-ID": "bad id=x login ok"})
     assert capsys.readouterr().err.splitlines() == [
-        'login failed user="eve" client=127.0.0.1 request_id=0123456789abcdef0123456789abcdef',
-        'login failed user="eve" client=127.0.0.1 request_id=-',
+        'login failed user="bob" client=127.0.0.1 request_id=0123456789abcdef0123456789abcdef',
+        'login failed user="bob" client=127.0.0.1 request_id=-',
     ]

@@ -3,9 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher, Type, extract_parameters
 
 from loginapp import ConfigError, create_app
-from loginapp.users import UserStore, load_users, parse_users
+from loginapp.users import DUMMY_HASH, UserStore, load_users, parameters, parse_users
 
 from .conftest import FAST_HASHER, SECRET, USERS
 
@@ -90,18 +91,59 @@ def test_dummy_hash_is_cached() -> None:
     assert store.dummy_hash is first
 
 
-def test_the_dummy_hash_is_a_stored_one_when_there_are_users() -> None:
-    """No hash is computed at start (each would cost its full memory in every worker)."""
+def test_the_dummy_hash_has_the_stores_parameters_not_a_users_and_costs_nothing_at_start() -> None:
+    """An unknown name costs what a known one with the project's parameters does; the project's
+    dummy is a constant, so no worker computes a 64 MiB hash as it starts."""
 
-    class CountingHasher(type(FAST_HASHER)):  # type: ignore[misc]
+    class CountingHasher(PasswordHasher):
         made = 0
 
         def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
             CountingHasher.made += 1
             return super().hash(password, salt=salt)
 
-    stored = FAST_HASHER.hash(USERS["alice"])
-    store = UserStore({"alice": stored}, CountingHasher(time_cost=1, memory_cost=8, parallelism=1))
-    assert store.dummy_hash == stored
-    assert not store.verify("ghost", USERS["alice"])
+    stronger = PasswordHasher(time_cost=4, memory_cost=8, parallelism=1).hash("x")
+    store = UserStore({"alice": stronger}, CountingHasher())
+    assert store.dummy_hash == DUMMY_HASH
+    assert extract_parameters(store.dummy_hash) == parameters(PasswordHasher())
     assert CountingHasher.made == 0
+    cheap = UserStore({"alice": stronger}, FAST_HASHER)
+    assert extract_parameters(cheap.dummy_hash) == parameters(FAST_HASHER)
+
+
+@pytest.mark.parametrize(
+    ("hasher", "problem"),
+    [
+        (
+            PasswordHasher(time_cost=3, memory_cost=32, parallelism=4),
+            "memory m=32 KiB, below m=65536",
+        ),
+        (PasswordHasher(time_cost=1, memory_cost=65536, parallelism=4), "time t=1, below t=3"),
+        (PasswordHasher(type=Type.I), "argon2i, not argon2id"),
+    ],
+)
+def test_a_hash_weaker_than_the_apps_own_is_refused_naming_the_line(
+    hasher: PasswordHasher, problem: str
+) -> None:
+    text = f"# users\nalice:{PasswordHasher().hash('a')}\nbob:{hasher.hash('b')}\n"
+    with pytest.raises(ConfigError) as error:
+        parse_users(text, "users", parameters(PasswordHasher()))
+    assert str(error.value) == (
+        f"users file users line 3: the hash of 'bob' is weaker than this app accepts ({problem}); "
+        "make it again with `loginapp hash-password`"
+    )
+    assert parse_users(text, "users").keys() == {
+        "alice",
+        "bob",
+    }  # no minimum: the hashes only parse
+
+
+def test_the_app_refuses_a_users_file_weaker_than_its_hasher(
+    tmp_path: Path, users_text: str
+) -> None:
+    path = tmp_path / "users"
+    path.write_text(users_text, encoding="utf-8")  # made with the cheap test hasher
+    with pytest.raises(
+        ConfigError, match="line 3: the hash of 'alice' is weaker than this app accepts"
+    ):
+        create_app({"LOGINAPP_USERS_FILE": str(path), "LOGINAPP_SECRET_KEY": "k" * 40})

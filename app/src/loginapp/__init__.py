@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from argon2 import PasswordHasher
 from flask import Flask, current_app, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Response
@@ -23,7 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import errors, views
 from .config import ConfigError, Settings, load_settings
 from .limits import LoginGate
-from .users import UserStore, load_users
+from .users import UserStore, load_users, parameters
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -152,7 +153,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     environ.update({k: str(v) for k, v in overrides.items() if k.startswith("LOGINAPP_")})
     extra = {k: v for k, v in overrides.items() if not k.startswith("LOGINAPP_")}
     settings = load_settings(environ)
-    users = load_users(settings.users_file) if settings.users_file else {}
+    # The app's own hasher (cheap ones in tests): no user's hash may be weaker than what it makes.
+    hasher = extra.get("PASSWORD_HASHER") or PasswordHasher()
+    users = load_users(settings.users_file, parameters(hasher)) if settings.users_file else {}
 
     app = Flask(__name__)
     app.config.update(
@@ -173,8 +176,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(extra)
 
     app.session_interface = SessionInterface()
-    store = UserStore(users, app.config.get("PASSWORD_HASHER"))
-    _ = store.dummy_hash  # computed now so the first unknown-user login is not slower
+    store = UserStore(users, hasher)
     app.extensions["loginapp.users"] = store
     app.extensions["loginapp.login_gate"] = LoginGate(
         process=settings.login_process_concurrency,

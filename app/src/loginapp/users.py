@@ -6,16 +6,50 @@ import re
 import secrets
 from pathlib import Path
 
-from argon2 import PasswordHasher, extract_parameters
+from argon2 import Parameters, PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from .config import ConfigError
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
+# What an unknown user's password is checked against with the project's parameters (argon2-cffi's
+# defaults, which `loginapp hash-password` uses): a hash of a random password nobody kept, so
+# that an unknown name costs what a known one does, and no worker computes one as it starts.
+DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$p2Vb/BitJGmJ3AYnyeYIRw$KwpCaXQN3560HmPofnttI+AaWkf3zc7BgBzUb9qxNw0"
 
 
-def parse_users(text: str, source: str = "<users>") -> dict[str, str]:
-    """Parse ``username:argon2hash`` lines; raise ConfigError naming source and line."""
+def parameters(hasher: PasswordHasher) -> Parameters:
+    """The parameters a hasher makes hashes with."""
+    return Parameters(
+        type=hasher.type,
+        version=19,
+        salt_len=hasher.salt_len,
+        hash_len=hasher.hash_len,
+        time_cost=hasher.time_cost,
+        memory_cost=hasher.memory_cost,
+        parallelism=hasher.parallelism,
+    )
+
+
+def weaker(found: Parameters, minimum: Parameters) -> str | None:
+    """Why a hash's parameters are weaker than the minimum, or None when they are not."""
+    if found.type is not Type.ID:
+        return f"argon2{found.type.name.lower()}, not argon2id"
+    if found.memory_cost < minimum.memory_cost:
+        return f"memory m={found.memory_cost} KiB, below m={minimum.memory_cost}"
+    if found.time_cost < minimum.time_cost:
+        return f"time t={found.time_cost}, below t={minimum.time_cost}"
+    return None
+
+
+def parse_users(
+    text: str, source: str = "<users>", minimum: Parameters | None = None
+) -> dict[str, str]:
+    """Parse ``username:argon2hash`` lines; raise ConfigError naming source and line.
+
+    With ``minimum``, a hash weaker than it (not argon2id, less memory or fewer passes) is
+    refused: a weak hash in the file is cheap to crack once the file leaks.
+    """
     users: dict[str, str] = {}
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -31,21 +65,27 @@ def parse_users(text: str, source: str = "<users>") -> dict[str, str]:
         if username in users:
             raise ConfigError(f"{where}: duplicate user {username!r}")
         try:
-            extract_parameters(pw_hash)
+            found = extract_parameters(pw_hash)
         except (InvalidHashError, ValueError):
             raise ConfigError(f"{where}: not a valid argon2 hash") from None
+        problem = weaker(found, minimum) if minimum else None
+        if problem:
+            raise ConfigError(
+                f"{where}: the hash of {username!r} is weaker than this app accepts ({problem}); "
+                "make it again with `loginapp hash-password`"
+            )
         users[username] = pw_hash
     return users
 
 
-def load_users(path: str | Path) -> dict[str, str]:
+def load_users(path: str | Path, minimum: Parameters | None = None) -> dict[str, str]:
     """Read and parse a users file."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"cannot read users file {path}: {reason}") from None
-    return parse_users(text, str(path))
+    return parse_users(text, str(path), minimum)
 
 
 class UserStore:
@@ -64,15 +104,14 @@ class UserStore:
 
     @property
     def dummy_hash(self) -> str:
-        """What an unknown user's password is checked against, so that it costs the same.
-
-        A stored user's hash when there is one (same parameters, and nothing to compute:
-        a hash made here would take its full memory cost in every worker as it starts,
-        outside the sign-in limit); else a hash of a random password, made once.
-        """
+        """What an unknown user's password is checked against: a hash with this store's
+        parameters, whatever the users' own (DUMMY_HASH for the project's; another hasher's,
+        as in tests, made once, the first time it is needed)."""
         if self._dummy_hash is None:
-            stored = next(iter(self.users.values()), None)
-            self._dummy_hash = stored or self.hasher.hash(secrets.token_hex(16))
+            if extract_parameters(DUMMY_HASH) == parameters(self.hasher):
+                self._dummy_hash = DUMMY_HASH
+            else:
+                self._dummy_hash = self.hasher.hash(secrets.token_hex(16))
         return self._dummy_hash
 
     def verify(self, username: str, password: str) -> bool:

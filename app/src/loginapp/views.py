@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 from urllib.parse import urlsplit
@@ -51,15 +53,27 @@ def request_id() -> str:
     return value if REQUEST_ID.fullmatch(value) else "-"
 
 
+def unknown_user(name: str) -> str:
+    """A name that is no user's, as the log may keep it: people type their password into the
+    user name field, so only a keyed hash of it (16 hex digits, the app's secret key as the
+    key) is written; the same typed name gives the same value, nothing gives the name back."""
+    key = str(current_app.secret_key).encode()
+    return hmac.new(
+        key, b"loginapp-log-user\0" + name.encode("utf-8", "surrogatepass"), hashlib.sha256
+    ).hexdigest()[:16]
+
+
 def _log_sign_in(event: str, username: str) -> None:
-    """One greppable line: ``login <event> user="<name>" client=<address> request_id=<id>``."""
+    """One greppable line: ``login <event> user="<name>" client=<address> request_id=<id>``,
+    or ``unknown_user=<keyed hash>`` instead of ``user=`` for a name that is no user's."""
     logger: logging.Logger = current_app.extensions["loginapp.auth_log"]
+    who = (
+        f'user="{log_user(username)}"'
+        if username in _store()
+        else f"unknown_user={unknown_user(username)}"
+    )
     logger.warning(
-        'login %s user="%s" client=%s request_id=%s',
-        event,
-        log_user(username),
-        request.remote_addr or "-",
-        request_id(),
+        "login %s %s client=%s request_id=%s", event, who, request.remote_addr or "-", request_id()
     )
 
 
