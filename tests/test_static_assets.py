@@ -97,3 +97,31 @@ def test_the_build_ships_hashed_files_and_manifest_in_the_wheel_and_for_the_fron
     renamed = json.loads((again / "static" / "manifest.json").read_text())["style.css"]
     assert renamed != hashed
     assert (again / "static" / renamed).read_bytes().endswith(b".new { color: red; }\n")
+
+
+def test_dotfiles_are_never_published(tmp_path: Path) -> None:
+    static = static_dir(tmp_path)
+    (static / ".env").write_text("SECRET_KEY=x\n")
+    (static / "img" / ".logo.svg.swp").write_text("draft")
+    (static / ".git").mkdir()
+    (static / ".git" / "config").write_text("[core]\n")
+    out = tmp_path / "out"
+    manifest = release.hash_static(static, [out])
+    assert set(manifest) == {"style.css", "img/logo.svg"}
+    assert not [p for p in out.rglob("*") if any(part.startswith(".") for part in p.relative_to(out).parts)]
+
+
+def test_a_build_publishes_only_the_static_files_git_tracks(tmp_path: Path) -> None:
+    source = app_commit(tmp_path)
+    (source / "src/loginapp/static/draft.css").write_text(".draft { color: red; }\n")  # untracked
+    (source / "src/loginapp/extra.py").write_text("X = 1\n")  # untracked code still builds (a dirty release)
+    outdir = tmp_path / "release"
+    build(source, outdir)
+    assert set(json.loads((outdir / "static" / "manifest.json").read_text())) == {"style.css"}
+    with tarfile.open(outdir / release.ARCHIVE) as tar:
+        member = next(m for m in tar.getmembers() if m.name.startswith("wheels/loginapp-"))
+        wheel_bytes = tar.extractfile(member).read()  # type: ignore[union-attr]
+    with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as wheel:
+        names = wheel.namelist()
+    assert "loginapp/extra.py" in names
+    assert not any("draft" in name for name in names)

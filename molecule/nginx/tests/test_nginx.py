@@ -299,6 +299,24 @@ def test_static_files_come_from_the_front_under_their_plain_names_with_short_cac
     assert "/static/" not in log
 
 
+@pytest.mark.parametrize(
+    "path", ["/static/.env", "/static/img/.draft.css", "/.env", "/.git/config", "/static/.git/config"]
+)
+def test_a_path_with_a_dotfile_segment_is_refused_by_the_front(host, app_node, path: str) -> None:
+    # Files that exist on the front's disk: a dotfile left in the static root is still not served.
+    root = "/var/www/flask-stack/static"  # role nginx's default nginx_static_root
+    host.check_output(f"install -d {root}/img {root}/.git && for f in .env img/.draft.css .git/config; do "
+                      f"echo secret > {root}/$f; done")  # fmt: skip
+    try:
+        answer = https(host, path)
+        assert answer.status == 404, (path, answer.status, answer.body[:200])
+        assert "secret" not in answer.body
+        assert_security_headers(answer)
+        assert path not in stub_log(app_node), "the app never saw it"
+    finally:
+        host.check_output(f"rm -rf {root}/.env {root}/img/.draft.css {root}/.git")
+
+
 def test_text_is_gzipped(host) -> None:
     head = host.check_output(
         f"curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' --cacert {CA_ON_NODE} "

@@ -257,7 +257,8 @@ def hashed_name(logical: str, content: bytes) -> str:
 
 
 def hash_static(static: Path, outdirs: list[Path]) -> dict[str, str]:
-    """Write a hashed copy of every file under static and manifest.json into each of outdirs.
+    """Write a hashed copy of every file under static (dotfiles and dot directories left out) and
+    manifest.json into each of outdirs.
 
     Returns the manifest {logical name: hashed name}, logical names relative to static
     with '/' between directories. Files that already carry a hash, and the manifest
@@ -270,6 +271,8 @@ def hash_static(static: Path, outdirs: list[Path]) -> dict[str, str]:
         logical = path.relative_to(static).as_posix()
         if logical == MANIFEST or HASHED_NAME.search(path.name):
             continue
+        if any(part.startswith(".") for part in path.relative_to(static).parts):
+            continue  # a dotfile (.env, an editor's .swp) is never published
         manifest[logical] = hashed_name(logical, path.read_bytes())
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     for outdir in outdirs:
@@ -303,20 +306,26 @@ def source_epoch(source: Path) -> int:
 
 
 def copy_source(source: Path, dest: Path) -> None:
-    """Copy the files a release is made of (git's view: tracked and untracked, not ignored), modes normalised.
+    """Copy the files a release is made of (git's view: tracked and untracked, not ignored; under a static
+    directory tracked only, since the fronts publish those), modes normalised.
 
     Building from a copy keeps stale build/ and *.egg-info directories of the work tree out of the wheel.
     """
     listed = git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ".")
-    if listed is not None:
+    tracked = git(source, "ls-files", "-z", "--cached", "--", ".")
+    if listed is not None and tracked is not None:
         names = [name for name in listed.split("\0") if name]
+        untracked = set(names) - set(tracked.split("\0"))
     else:
         names = [str(p.relative_to(source)) for p in source.rglob("*")]
+        untracked = set()
     for name in sorted(names):
         path = source / name
         parts = Path(name).parts
         if IGNORED.intersection(parts) or any(part.endswith(".egg-info") for part in parts):
             continue  # build output, even where no .gitignore says so
+        if name in untracked and STATIC_DIR in parts[:-1]:
+            continue  # the fronts publish static files: only what git tracks (no draft, no stray file)
         if not path.is_file():  # a directory, or deleted but still tracked
             continue
         target = dest / name
