@@ -317,12 +317,22 @@ def test_a_path_with_a_dotfile_segment_is_refused_by_the_front(host, app_node, p
         host.check_output(f"rm -rf {root}/.env {root}/img/.draft.css {root}/.git")
 
 
-def test_text_is_gzipped(host) -> None:
+# A long query makes the stub's answer (it echoes the path) long enough for gzip_min_length.
+PADDED = "?pad=" + "a" * 400
+
+
+@pytest.mark.parametrize(
+    ("path", "compressed"),
+    [(f"/{PADDED}", False), (f"/home{PADDED}", False), (f"/healthz{PADDED}", True), ("/static/style.css", True)],
+)
+def test_pages_that_carry_secrets_are_never_compressed_and_the_rest_is(host, path: str, compressed: bool) -> None:
+    """BREACH (CVE-2013-3587): the Sign In page and every app page carry the CSRF token or the user."""
     head = host.check_output(
         f"curl -sS -D - -o /dev/null -H 'Accept-Encoding: gzip' --cacert {CA_ON_NODE} "
-        f"--resolve {SITE}:443:127.0.0.1 https://{SITE}/static/style.css"
+        f"--resolve {SITE}:443:127.0.0.1 'https://{SITE}{path}'"
     )
-    assert "content-encoding: gzip" in head.lower()
+    assert head.startswith("HTTP/2 200"), head
+    assert ("content-encoding: gzip" in head.lower()) is compressed, head
 
 
 def test_a_body_over_the_limit_gets_413_with_the_headers(host, app_node) -> None:

@@ -41,6 +41,8 @@ def test_each_front_accepts_vrrp_from_the_other_front_only(fronts) -> None:
         rules = [line for line in ruleset.splitlines() if "vrrp" in line]
         other = addresses[OTHER if name == PREFERRED else PREFERRED]
         assert [rule.split()[2] for rule in rules] == [other], rules
+        # To this front's own address only, and only with TTL 255: an advert from beyond the link is dropped.
+        assert f"ip daddr {addresses[name]} " in rules[0] and "ip ttl 255 " in rules[0], rules
 
 
 def test_keepalived_runs_with_the_checked_configuration(fronts, vip) -> None:
