@@ -15,7 +15,10 @@ USERNAME_RE = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
 # What an unknown user's password is checked against with the project's parameters (argon2-cffi's
 # defaults, which `loginapp hash-password` uses): a hash of a random password nobody kept, so
 # that an unknown name costs what a known one does, and no worker computes one as it starts.
-DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$p2Vb/BitJGmJ3AYnyeYIRw$KwpCaXQN3560HmPofnttI+AaWkf3zc7BgBzUb9qxNw0"
+DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$p2Vb/BitJGmJ3AYnyeYIRw$"
+    "KwpCaXQN3560HmPofnttI+AaWkf3zc7BgBzUb9qxNw0"
+)
 
 
 def parameters(hasher: PasswordHasher) -> Parameters:
