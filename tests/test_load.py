@@ -17,10 +17,13 @@ _spec.loader.exec_module(load)
 
 
 def test_it_stops_at_the_request_bound_and_keeps_every_answer() -> None:
-    with load.Load(lambda index: lambda: load.Outcome(True, value=index), clients=3, max_requests=50) as run:
-        run.wait_for(50, since=0, timeout=10)
+    # Paced, so that the three clients take turns even on a busy machine.
+    with load.Load(
+        lambda index: lambda: load.Outcome(True, value=index), clients=3, max_requests=60, pause=0.02
+    ) as run:
+        run.wait_for(60, since=0, timeout=20)
     # A client that checked the bound just before another one answered may add one more.
-    assert 50 <= run.sent <= 52
+    assert 60 <= run.sent <= 62
     assert not run.failed()
     assert set(run.values()) == {0, 1, 2}
     assert str(run).startswith(f"{run.sent} requests sent, 0 failed")
@@ -47,7 +50,7 @@ def test_it_stops_by_itself_after_max_seconds_and_waits_after_a_failure() -> Non
         sent = run.sent
         time.sleep(0.3)
         assert run.sent == sent, "the load stopped at its time bound"
-    assert 2 <= sent <= 4
+    assert 1 <= sent <= 4
 
 
 def test_leaving_the_block_stops_the_load() -> None:
