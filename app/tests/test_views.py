@@ -257,6 +257,13 @@ def test_healthz(client: FlaskClient) -> None:
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_healthz_through_a_front_says_only_whether_the_app_is_healthy(client: FlaskClient) -> None:
+    """A front proxies a client's /healthz with X-Forwarded-For: no release, no node name."""
+    response = client.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
 def test_healthz_does_not_touch_signed_in_session(client: FlaskClient) -> None:
     login(client, "alice", USERS["alice"])
     response = client.get("/healthz")

@@ -178,9 +178,17 @@ def logout() -> BaseResponse:
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    answer = {"status": "ok", "release": current_app.config["LOGINAPP_RELEASE"]}
-    if current_app.config["LOGINAPP_HOSTNAME"]:
-        answer["hostname"] = current_app.config["LOGINAPP_HOSTNAME"]
+    """Healthy or not, to anyone; the release and the node's name only to a direct asker.
+
+    A request a front proxies for a client carries X-Forwarded-For (the fronts always set
+    it); a front's own health check, status.yml and the node itself ask without it. Only
+    the fronts and loopback reach the app's port at all.
+    """
+    answer = {"status": "ok"}
+    if "X-Forwarded-For" not in request.headers:
+        answer["release"] = current_app.config["LOGINAPP_RELEASE"]
+        if current_app.config["LOGINAPP_HOSTNAME"]:
+            answer["hostname"] = current_app.config["LOGINAPP_HOSTNAME"]
     response = jsonify(answer)
     response.headers["Cache-Control"] = "no-store"
     return response

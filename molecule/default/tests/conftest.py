@@ -24,6 +24,18 @@ APP_ROOT = "/srv/flaskapp"
 APP_CONFIG_DIR = f"/etc/{APP}"
 
 
+def address(name: str) -> str:
+    """A node's IPv4 address on the scenario's Docker network, as the controller reaches it."""
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert len(out) == 1, f"{name} should be on one network: {out}"
+    return out[0]
+
+
 def node(name: str):
     """A Testinfra host for one node of the scenario (commands run as root through sudo)."""
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from scenario_helpers import ansible_env, run_playbook
 
-from conftest import Browser, https_url, node
+from conftest import Browser, address, https_url, node
 
 TABLE = "flask_stack_filter"
 RULES_FILE = "/etc/nftables.d/flask-stack-filter.nft"
@@ -27,18 +27,6 @@ PROBE_PORT = 9099
 FRONT_NAMES = ("front1", "front2")
 APP_NAMES = ("app1", "app2")
 ANYWHERE = {"0.0.0.0/0", "::/0"}
-
-
-def address(name: str) -> str:
-    """A node's IPv4 address on the scenario's Docker network, as the controller reaches it."""
-    out = subprocess.run(
-        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", name],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert len(out) == 1, f"{name} should be on one network: {out}"
-    return out[0]
 
 
 def table(name: str) -> dict:
