@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import socket
 import time
 from pathlib import Path
@@ -251,6 +252,38 @@ def test_the_sandbox_has_a_private_writable_tmp_and_no_home(host) -> None:
     assert result.rc == 0, result.stderr
     assert result.stdout.split() == ["ok", "0"]
     assert not host.file("/tmp/ok").exists
+
+
+CONNECT = """
+import socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3).close()
+    print("connected")
+except ConnectionRefusedError:
+    print("refused")  # the packet reached the other end, whose port is closed
+except OSError as error:
+    print(f"blocked: {error!r}")
+"""
+
+
+def connect_outcome(host, address: str, port: int, sandboxed: bool) -> str:
+    """Try a TCP connection from the node, as root or inside the service's unit settings."""
+    probe = "/run/egress-probe.py"  # /run: readable inside the sandbox (its /tmp is private)
+    host.check_output(f"printf %s {shlex.quote(CONNECT)} > {probe}")
+    command = f"python3 {probe} {address} {port}"
+    result = in_service_sandbox(host, command) if sandboxed else host.run(command)
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_service_connects_to_its_own_node_only(host) -> None:
+    """IPAddressDeny=any on the service (app_egress_allow empty): the node's gateway, which
+    answers the node itself (refused: its port 1 is closed), is not reached from inside the
+    unit; the app's own port on loopback is."""
+    gateway = host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]["ansible_default_ipv4"]["gateway"]
+    assert connect_outcome(host, gateway, 1, sandboxed=False) == "refused"
+    assert connect_outcome(host, gateway, 1, sandboxed=True).startswith("blocked")
+    assert connect_outcome(host, "127.0.0.1", 8000, sandboxed=True) == "connected"
 
 
 def test_sandbox_exposure_score_is_low(host, capsys) -> None:
