@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from scenario_helpers import cgroup_limits, run_playbook
 
-from conftest import PROJECT
+from conftest import INDEX, PROJECT, STATIC_ROOT
 
 testinfra_hosts = ["ansible://fronts"]
 
@@ -262,6 +262,8 @@ def test_a_spoofed_host_header_never_reaches_the_app(host) -> None:
 def test_gixy_finds_no_problem_in_the_rendered_configuration(host) -> None:
     dump = host.check_output("nginx -T 2>/dev/null")
     assert "# configuration file /etc/nginx/sites-enabled/flask-stack.conf:" in dump
+    # The nested location of the static files' hashed names: it keeps every header of its parent but Cache-Control.
+    assert 'location ~ "\\.[0-9a-f]{12}(\\.[A-Za-z0-9]+)?$"' in dump
     # Every severity, no test skipped, no waiver: gixy reads the `nginx -T` dump from stdin.
     gixy = Path(sys.executable).parent / "gixy"
     result = subprocess.run([str(gixy), "-"], input=dump, capture_output=True, text=True, timeout=120, check=False)
@@ -285,10 +287,42 @@ def test_errors_and_static_files_carry_the_security_headers_too(host, path: str,
     assert_security_headers(answer)
 
 
-def test_static_files_come_from_the_front_under_their_plain_names_with_short_cache_headers(host, app_node) -> None:
+# Role nginx on its own, on a front that has received no release's static files.
+ROLE_ALONE = """\
+- name: Gather the app node's facts, for its address in the upstream as the converge renders it
+  hosts: apps
+  gather_facts: true
+  tasks: []
+
+- name: Converge role nginx on its own on the fronts
+  hosts: fronts
+  become: true
+  roles:
+    - role: nginx
+"""
+
+
+@pytest.fixture
+def without_release(host, tmp_path):
+    """The front as role nginx alone leaves it before any release (converge.yml sends one): the static root
+    and the list of kept releases moved aside, role nginx run, and both put back afterwards."""
+    host.check_output(f"mv {STATIC_ROOT} {STATIC_ROOT}.kept && mv {INDEX} {INDEX}.kept")
+    try:
+        playbook = tmp_path / "role-nginx-alone.yml"
+        playbook.write_text(ROLE_ALONE)
+        result = run_playbook(playbook)
+        assert result.returncode == 0, result.stdout[-3000:]
+        yield
+    finally:
+        host.check_output(f"rm -rf {STATIC_ROOT} && mv {STATIC_ROOT}.kept {STATIC_ROOT} && mv {INDEX}.kept {INDEX}")
+
+
+def test_static_files_come_from_the_front_under_their_plain_names_with_short_cache_headers(
+    host, app_node, without_release
+) -> None:
     # Without a release (role nginx alone), the plain names come from nginx_static_source; they
-    # follow the newest release, so browsers keep them 5 minutes, not a year (scenario assets
-    # checks the hashed names).
+    # follow the newest release, so browsers keep them 5 minutes, not a year (test_static_releases.py
+    # checks the releases' hashed names and the plain names with a release).
     answer = https(host, "/static/style.css")
     assert answer.status == 200
     assert answer.headers["cache-control"] == "public, max-age=300"
