@@ -193,30 +193,75 @@ def test_a_release_that_never_gets_healthy_stops_the_deploy_and_nothing_is_lost(
     assert not node("front1").file(LOCK).exists
 
 
-def test_a_deploy_stops_at_once_while_another_holds_the_lock() -> None:
-    front1 = node("front1")
-    front1.check_output(
-        "mkdir -p /var/lib/flask-stack && printf 'run=other\\nuser=alice\\ncontroller=elsewhere\\npid=1\\n"
-        f"since=2026-01-01T00:00:00Z\\naction=deploy\\nrelease=9.9.9-other\\nnode_out=\\n' > {LOCK}"
-    )
+def process_identity(read: Callable[[str], str], pid: str) -> dict[str, str]:
+    """What a lock records of its run's process: number, start time, PID namespace, boot."""
+    return {
+        "pid": pid,
+        "pid_start": read(f"sed 's/.*) //' /proc/{pid}/stat | cut -d' ' -f20").strip(),
+        "pid_ns": "".join(c for c in read(f"readlink /proc/{pid}/ns/pid") if c.isdigit()),
+        "boot_id": read("cat /proc/sys/kernel/random/boot_id").strip(),
+    }
+
+
+def write_lock(run: str, identity: dict[str, str], node_out: str = "") -> None:
+    """A lock as another run writes it, from this controller's machine (its machine id)."""
+    machine_id = Path("/etc/machine-id").read_text().strip()
+    lines = {"run": run, "user": "alice", "controller": "laptop", "controller_id": machine_id, **identity,
+             "since": "2026-01-01T00:00:00Z", "action": "deploy", "release": "9.9.9-other",
+             "node_out": node_out}  # fmt: skip
+    text = "".join(f"{key}={value}\n" for key, value in lines.items())
+    node("front1").check_output(f"mkdir -p /var/lib/flask-stack && printf %s '{text}' > {LOCK}")
+
+
+def controller_read(command: str) -> str:
+    return subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True).stdout
+
+
+def test_a_live_run_in_another_container_with_the_same_machine_id_keeps_its_lock() -> None:
+    """Containers cloned from one image share a machine id (and the kernel's boot id); the
+    holder's PID namespace tells them apart: the deploy stops, the lock is left alone."""
+    app1, front1 = node("app1"), node("front1")
+    app1.check_output("systemd-run --unit=lock-holder --collect -p RuntimeMaxSec=120 sleep 120")
     before = releases()
     listing = {name: node(name).check_output(f"ls {APP_ROOT}/releases") for name in APPS}
     try:
+        pid = app1.check_output("systemctl show -p MainPID --value lock-holder")
+        write_lock("other", process_identity(app1.check_output, pid))
         result = playbook("deploy.yml", "release=0.1.0-blocked")
         status = playbook("status.yml")
-    finally:
         lock = front1.file(LOCK).content_string
-        unlock = playbook("unlock.yml")
+    finally:
+        app1.run("systemctl stop lock-holder")
+        front1.check_output(f"rm -f {LOCK}")
     assert result.returncode != 0
-    assert "deploy lock" in result.stdout
+    assert "taken from another controller, container or boot" in result.stdout
     assert "user=alice" in result.stdout
-    assert "run=other" in lock  # the other run's lock was left alone
-    assert "HELD by alice@elsewhere" in status.stdout  # status shows the lock and leaves it
+    assert "run=other" in lock and "took_over" not in lock  # the other run's lock was left alone
+    assert "HELD by alice@laptop" in status.stdout  # status shows the lock and leaves it
     assert releases() == before
     assert {name: node(name).check_output(f"ls {APP_ROOT}/releases") for name in APPS} == listing
-    assert unlock.returncode == 0
-    assert "user=alice" in unlock.stdout
-    assert not front1.file(LOCK).exists
+
+
+def test_unlock_leaves_a_live_runs_lock_unless_forced_and_keeps_its_node_out() -> None:
+    """A run alive on this controller, holding app2 out: unlock.yml refuses and changes
+    nothing; forced, it breaks the lock but leaves app2 out; a plain unlock then puts it back."""
+    holder = subprocess.Popen(["sleep", "120"])
+    try:
+        write_lock("live", process_identity(controller_read, str(holder.pid)), node_out="app2")
+        refused = playbook("unlock.yml")
+        assert node("front1").file(LOCK).exists
+        forced = playbook("unlock.yml", "force=true")
+        kept_out = upstream_servers()
+    finally:
+        holder.kill()
+        node("front1").check_output(f"rm -f {LOCK}")
+    assert refused.returncode != 0
+    assert "is running on this controller; nothing was changed" in refused.stdout
+    assert forced.returncode == 0, forced.stdout[-3000:]
+    for lines in kept_out.values():  # each server line ends with "# <host>"
+        assert sorted(line.split("#")[-1].strip() for line in lines if " down;" in line) == ["app2"], lines
+    assert playbook("unlock.yml").returncode == 0
+    assert every_node_is_up()
 
 
 def test_status_prints_one_line_per_node() -> None:

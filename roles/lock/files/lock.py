@@ -1,0 +1,97 @@
+"""The deploy lock's file operations on its host, each one compare-and-swap on the run id.
+
+Run by role lock as ``python3 -c <this file> <operation> <lock file> ...``. Every operation
+holds an exclusive ``flock`` on ``<lock file>.flock`` while it reads and changes the lock,
+and a new lock replaces the old one by ``rename``: a reader sees the old lock or the new,
+never half of one, and two runs never both believe they took it. Prints one JSON object:
+``result`` (taken, held, noted, released, broken, free) and ``holder`` (the lock's fields,
+the winner's when another run holds it).
+
+  take     FILE FIELDS            take the lock when it is free
+  takeover FILE EXPECT FIELDS     take it when run EXPECT (a dead run) still holds it
+  note     FILE RUN KEY=VALUE...  record fields in the lock run RUN holds
+  release  FILE RUN               remove the lock run RUN holds
+  break    FILE EXPECT            remove the lock run EXPECT holds (unlock.yml)
+
+FIELDS is a JSON object of the fields to write; it must name the ``run``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import tempfile
+
+
+def read(path: str) -> dict[str, str]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return {}
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def write(path: str, fields: dict[str, str]) -> None:
+    """Write the lock next to its place, then rename it there (atomic on one file system)."""
+    directory = os.path.dirname(path) or "."
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".deploy-lock.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write("".join(f"{key}={str(value).replace(chr(10), ' ')}\n" for key, value in fields.items()))
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, 0o644)
+        os.rename(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def operate(operation: str, path: str, args: list[str]) -> dict[str, object]:
+    holder = read(path)
+    if operation == "take":
+        if holder:
+            return {"result": "held", "holder": holder}
+        fields = json.loads(args[0])
+        write(path, fields)
+        return {"result": "taken", "holder": fields}
+    if operation == "takeover":
+        expect, fields = args[0], json.loads(args[1])
+        if holder and holder.get("run") != expect:
+            return {"result": "held", "holder": holder}
+        fields = {**fields, "took_over": expect} if holder else fields
+        write(path, fields)
+        return {"result": "taken", "holder": fields}
+    if operation == "note":
+        run, notes = args[0], dict(arg.split("=", 1) for arg in args[1:])
+        if holder.get("run") != run:
+            return {"result": "held" if holder else "free", "holder": holder}
+        holder.update(notes)
+        write(path, holder)
+        return {"result": "noted", "holder": holder}
+    if operation in ("release", "break"):
+        if holder.get("run") != args[0]:
+            return {"result": "held" if holder else "free", "holder": holder}
+        os.unlink(path)
+        return {"result": "released" if operation == "release" else "broken", "holder": holder}
+    raise SystemExit(f"unknown operation {operation!r}")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        raise SystemExit(__doc__)
+    operation, path = argv[0], argv[1]
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path + ".flock", "a", encoding="utf-8") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        answer = operate(operation, path, argv[2:])
+    print(json.dumps(answer, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
