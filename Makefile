@@ -53,10 +53,10 @@ test-controller: venv ## Controller-side pytest suite (scripts, inventories), on
 
 # The Molecule scenarios in two lanes side by side (scripts/lanes.py): the first lane runs
 # those of LANE1 that SCENARIOS names, one after the other in LANE1's order (the longest,
-# default, then vip), or else the first scenario; the second lane the others, one after the other.
+# default, alone), or else the first scenario; the second lane the others, one after the other.
 # SCENARIOS="app nginx" runs some of them.
-SCENARIOS ?= default app common nginx acme vip
-LANE1 ?= default vip
+SCENARIOS ?= default app common nginx acme
+LANE1 ?= default
 __lane1 := $(or $(filter $(SCENARIOS),$(LANE1)),$(firstword $(SCENARIOS)))
 __first := $(addprefix molecule:,$(__lane1))
 __rest := $(addprefix molecule:,$(filter-out $(__lane1),$(SCENARIOS)))

@@ -1,16 +1,20 @@
-"""What a user of the floating address sees: one front holds it, HTTPS through it verifies with the CA
-file, and it moves to the other front within 3 s when Nginx stops or an operator sets the standby flag,
-under a load that goes on through the move."""
+"""What a user of the floating address sees: one front holds it, HTTPS through it verifies with pebble's
+root (the fronts serve the certificate pebble issued), and it moves to the other front within 3 s when
+Nginx stops or an operator sets the standby flag, under a load that goes on through the move.
+
+After test_acme.py (pytest runs the files in name order): these tests stop Nginx on a front, flip the
+standby flag and take keepalived away for a while, and each puts it all back before it ends."""
 
 from __future__ import annotations
 
 import json
+import ssl
 import time
 
 import pytest
 from scenario_helpers import run_playbook
 
-from conftest import FRONTS, SCENARIO, STANDBY_FILE, holders, https_get, wait_for_holder
+from conftest import FRONTS, LISTENER_CA, SCENARIO, STANDBY_FILE, holders, https_get, wait_for_holder
 
 PREFERRED, OTHER = FRONTS
 MOVE_LIMIT = 3.0  # seconds from the failure to the address on the other front
@@ -28,10 +32,13 @@ def test_the_address_is_on_exactly_one_front_the_preferred_one(fronts, vip) -> N
         time.sleep(0.5)
 
 
-def test_https_through_the_address_verifies_with_the_ca_file(fronts, vip, tls_context) -> None:
+def test_https_through_the_address_verifies_with_pebbles_root(fronts, vip, tls_context) -> None:
     wait_for_holder(fronts, vip, PREFERRED, SETTLE)
     status, body = https_get(vip, tls_context)
-    assert (status, body.split()[:2]) == (200, ["stub", "vip-app"])
+    assert (status, body.split()[:2]) == (200, ["stub", "acme-app"])
+    # Verified, not merely encrypted: another CA of the scenario (pebble's listener CA) does not trust it.
+    with pytest.raises(ssl.SSLCertVerificationError):
+        https_get(vip, ssl.create_default_context(cafile=str(LISTENER_CA)))
 
 
 def test_each_front_accepts_vrrp_from_the_other_front_only(fronts) -> None:
