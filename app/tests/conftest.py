@@ -44,11 +44,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_app(users_file: Path) -> Callable[..., Flask]:
+def make_app(users_file: Path, tmp_path: Path) -> Callable[..., Flask]:
     def factory(**overrides: Any) -> Flask:
         config: dict[str, Any] = {
             "LOGINAPP_SECRET_KEY": SECRET,
             "LOGINAPP_USERS_FILE": str(users_file),
+            "LOGINAPP_STATE_DIR": str(tmp_path),
             "LOGINAPP_RELEASE": "r-test-42",
             "PASSWORD_HASHER": FAST_HASHER,
             "TESTING": True,

@@ -24,6 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import errors, views
 from .config import ConfigError, Settings, load_settings
 from .limits import LoginGate
+from .sessions import RevokedSessions, SessionPolicy
 from .users import UserStore, load_users, parameters
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def static_url(filename: str) -> str:
 
 AUTH_LOGGER = "loginapp.auth"
 # Environment variables of the process that are not LOGINAPP_* but that the settings read.
-PROCESS_ENVIRONMENT = ("RUNTIME_DIRECTORY",)
+PROCESS_ENVIRONMENT = ("RUNTIME_DIRECTORY", "STATE_DIRECTORY")
 
 
 class TrustedProxyFix:
@@ -189,6 +190,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             "LOGINAPP_LOGIN_CONCURRENCY is set but there is no lock directory "
             "(LOGINAPP_LOGIN_LOCK_DIR or RUNTIME_DIRECTORY): only the per-process limit applies"
         )
+    if settings.production and not settings.state_dir:
+        app.logger.warning(
+            "No state directory (LOGINAPP_STATE_DIR or STATE_DIRECTORY): a sign-out is known "
+            "to this process only"
+        )
+    app.extensions["loginapp.sessions"] = SessionPolicy(
+        str(app.config["SECRET_KEY"]), settings.session_max_age, RevokedSessions(settings.state_dir)
+    )
     app.extensions["loginapp.auth_log"] = _auth_logger()
     CSRFProtect(app)
     app.register_blueprint(views.bp)

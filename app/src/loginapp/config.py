@@ -35,6 +35,8 @@ class Settings:
     login_process_concurrency: int = 1
     login_wait_ms: int = 1000
     login_lock_dir: str | None = None
+    session_max_age: int = 28800
+    state_dir: str | None = None
 
     @property
     def production(self) -> bool:
@@ -92,6 +94,15 @@ def _lock_dir(environ: Mapping[str, str]) -> str | None:
     return runtime.split(":")[0] or None
 
 
+def _state_dir(environ: Mapping[str, str]) -> str | None:
+    """LOGINAPP_STATE_DIR, else the service's systemd state directory, else none."""
+    explicit = environ.get("LOGINAPP_STATE_DIR", "").strip()
+    if explicit:
+        return explicit
+    state = environ.get("STATE_DIRECTORY", "").strip()
+    return state.split(":")[0] or None
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build and validate :class:`Settings` from an environment mapping."""
     env = environ.get("LOGINAPP_ENV", "").strip().lower() or "production"
@@ -121,4 +132,6 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         login_process_concurrency=_int(environ, "LOGINAPP_LOGIN_PROCESS_CONCURRENCY", 1, 1),
         login_wait_ms=_int(environ, "LOGINAPP_LOGIN_WAIT_MS", 1000, 0, MAX_LOGIN_WAIT_MS),
         login_lock_dir=_lock_dir(environ),
+        session_max_age=_int(environ, "LOGINAPP_SESSION_MAX_AGE", 28800, 60),
+        state_dir=_state_dir(environ),
     )

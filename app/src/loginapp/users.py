@@ -105,6 +105,10 @@ class UserStore:
     def __contains__(self, username: object) -> bool:
         return username in self.users
 
+    def stored_hash(self, username: str) -> str | None:
+        """The user's password hash as the users file has it; None for an unknown name."""
+        return self.users.get(username)
+
     @property
     def dummy_hash(self) -> str:
         """What an unknown user's password is checked against: a hash with this store's

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from .forms import PASSWORD_MAX, USERNAME_MAX, LoginForm
 from .limits import LoginGate
+from .sessions import SessionPolicy
 from .users import UserStore
 
 bp = Blueprint("views", __name__)
@@ -101,11 +102,14 @@ def _gate() -> LoginGate:
     return gate
 
 
+def _sessions() -> SessionPolicy:
+    policy: SessionPolicy = current_app.extensions["loginapp.sessions"]
+    return policy
+
+
 def _current_user() -> str | None:
-    user = session.get("user")
-    if isinstance(user, str) and user in _store():
-        return user
-    return None
+    """The signed-in user while the session is good (see sessions.py), else None."""
+    return _sessions().user(session, _store().stored_hash)
 
 
 def _no_store(response: BaseResponse) -> BaseResponse:
@@ -127,9 +131,8 @@ def login() -> BaseResponse:
             with _gate().slot() as free:
                 verified = free and _store().verify(username, form.password.data or "")
             if verified:
-                session.clear()
+                _sessions().start(session, username, _store().stored_hash(username) or "")
                 session.permanent = True
-                session["user"] = username
                 return redirect(next_url or url_for("views.home"), code=303)
             if free:
                 _log_sign_in("failed", username)
@@ -172,7 +175,7 @@ def home() -> BaseResponse:
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
-    session.clear()
+    _sessions().end(session)
     return redirect(url_for("views.login"), code=303)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import time
 from collections import Counter
@@ -127,6 +129,27 @@ def test_a_session_made_through_front1_is_valid_through_front2(browser: Browser,
         assert "demo" in home.body
         served.add(home.header("x-served-by"))
     assert served == {"app1", "app2"}
+
+
+def test_signing_out_through_one_front_ends_a_copied_cookie_on_every_app_node(
+    browser: Browser, demo_password: str, tmp_path: Path
+) -> None:
+    """The copy (a stolen cookie) works on both app nodes until the owner signs out through
+    front1; from then on front2 gets the sign-in page for it, from app1 and app2 alike."""
+    assert browser.login(https_url("front1"), "demo", demo_password).status in (302, 303)
+    home = browser.request(https_url("front1", "/home"))
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', home.body)
+    assert token, "the home page has no sign-out form"
+    thief = Browser(tmp_path / "copied.txt")
+    shutil.copy(browser.jar, thief.jar)
+    before = [thief.request(https_url("front2", "/home")) for _ in range(6)]
+    assert {(a.status, a.header("x-served-by")) for a in before} == {(200, "app1"), (200, "app2")}
+    referer, form = f"Referer: {https_url('front1')}", f"csrf_token={token.group(1)}"
+    out = browser.request(https_url("front1", "/logout"), "-H", referer, "--data-urlencode", form)
+    assert out.status == 303
+    after = [thief.request(https_url("front2", "/home")) for _ in range(6)]
+    assert {(a.status, a.header("x-served-by")) for a in after} == {(302, "app1"), (302, "app2")}
+    assert all(a.header("location").startswith("/?next=") for a in after)
 
 
 def test_stopping_app1_loses_no_request_and_app1_serves_again_when_back(browser: Browser) -> None:
