@@ -85,22 +85,13 @@ def _networks(
     return tuple(networks)
 
 
-def _lock_dir(environ: Mapping[str, str]) -> str | None:
-    """LOGINAPP_LOGIN_LOCK_DIR, else the service's systemd runtime directory, else none."""
-    explicit = environ.get("LOGINAPP_LOGIN_LOCK_DIR", "").strip()
+def _directory(environ: Mapping[str, str], name: str, systemd_name: str) -> str | None:
+    """The directory ``name`` gives, else the first one of systemd's ``systemd_name``
+    (RuntimeDirectory=, StateDirectory= of the unit), else none."""
+    explicit = environ.get(name, "").strip()
     if explicit:
         return explicit
-    runtime = environ.get("RUNTIME_DIRECTORY", "").strip()
-    return runtime.split(":")[0] or None
-
-
-def _state_dir(environ: Mapping[str, str]) -> str | None:
-    """LOGINAPP_STATE_DIR, else the service's systemd state directory, else none."""
-    explicit = environ.get("LOGINAPP_STATE_DIR", "").strip()
-    if explicit:
-        return explicit
-    state = environ.get("STATE_DIRECTORY", "").strip()
-    return state.split(":")[0] or None
+    return environ.get(systemd_name, "").strip().split(":")[0] or None
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
@@ -131,7 +122,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         login_concurrency=_int(environ, "LOGINAPP_LOGIN_CONCURRENCY", 0, 0),
         login_process_concurrency=_int(environ, "LOGINAPP_LOGIN_PROCESS_CONCURRENCY", 1, 1),
         login_wait_ms=_int(environ, "LOGINAPP_LOGIN_WAIT_MS", 1000, 0, MAX_LOGIN_WAIT_MS),
-        login_lock_dir=_lock_dir(environ),
+        login_lock_dir=_directory(environ, "LOGINAPP_LOGIN_LOCK_DIR", "RUNTIME_DIRECTORY"),
         session_max_age=_int(environ, "LOGINAPP_SESSION_MAX_AGE", 28800, 60),
-        state_dir=_state_dir(environ),
+        state_dir=_directory(environ, "LOGINAPP_STATE_DIR", "STATE_DIRECTORY"),
     )
