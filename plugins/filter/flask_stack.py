@@ -2,7 +2,8 @@
 
 - ``front_addresses``: the addresses the fronts connect from (role app's socket and
   forwarded-allow list, role firewall's app sources).
-- ``upstream_servers``: one ``{host, address, port}`` per app node (role nginx's upstream).
+- ``upstream_servers``: one ``{host, address, port, tls}`` per app node (role nginx's upstream,
+  role tls's names in an app node's certificate).
 - ``app_port``: an app node's port, its ``app_port`` or role app's default.
 """
 
@@ -19,9 +20,21 @@ APP_DEFAULTS = Path(__file__).resolve().parents[2] / "roles" / "app" / "defaults
 
 
 @functools.cache
+def _app_defaults() -> Mapping[str, Any]:
+    """Role app's defaults: the one place ``app_port`` and ``app_tls`` are written."""
+    return yaml.safe_load(APP_DEFAULTS.read_text(encoding="utf-8"))
+
+
 def _app_default_port() -> int:
-    """Role app's default ``app_port``: read from its defaults, the one place it is written."""
-    return int(yaml.safe_load(APP_DEFAULTS.read_text(encoding="utf-8"))["app_port"])
+    return int(_app_defaults()["app_port"])
+
+
+def app_tls(node_vars: Mapping[str, Any]) -> bool:
+    """Whether an app node serves the fronts over mutual TLS: its ``app_tls``, or role app's default."""
+    value = node_vars.get("app_tls")
+    if value in (None, ""):
+        value = _app_defaults()["app_tls"]
+    return str(value).lower() in ("true", "yes", "on", "1")
 
 
 def _facts(hostvars: Mapping[str, Any], host: str) -> Mapping[str, Any]:
@@ -62,7 +75,7 @@ def app_port(node_vars: Mapping[str, Any]) -> int | str:
 
 def upstream_servers(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One server per app node: its ``app_upstream_address``, else its default IPv4 address,
-    else ``ansible_host``, else its name; and its port."""
+    else ``ansible_host``, else its name; its port; and whether it speaks mutual TLS."""
     servers = []
     for host in hosts:
         node = hostvars[host]
@@ -71,7 +84,7 @@ def upstream_servers(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[
             address = (_facts(hostvars, host).get("default_ipv4") or {}).get("address")
         if not address:
             address = node.get("ansible_host") or host
-        servers.append({"host": host, "address": str(address), "port": app_port(node)})
+        servers.append({"host": host, "address": str(address), "port": app_port(node), "tls": app_tls(node)})
     return servers
 
 
@@ -82,5 +95,6 @@ class FilterModule:
         return {
             "front_addresses": front_addresses,
             "app_port": app_port,
+            "app_tls": app_tls,
             "upstream_servers": upstream_servers,
         }

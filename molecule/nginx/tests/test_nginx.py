@@ -389,12 +389,30 @@ def test_a_body_over_the_limit_gets_413_with_the_headers(host, app_node) -> None
 # --- Proxying --------------------------------------------------------------------------------------
 
 
-def test_requests_reach_the_app_node_with_their_request_id(host, app_node) -> None:
+def test_requests_reach_the_app_node_with_their_request_id_over_mutual_tls(host, app_node) -> None:
     answer = https(host, "/hello?x=1")
     assert answer.status == 200
     assert answer.body.strip() == "stub nginx-app GET /hello?x=1"
     request_id = answer.headers["x-request-id"]
-    assert f"GET /hello?x=1 {request_id}" in stub_log(app_node)
+    # The stub (like Gunicorn with app_tls) names the client certificate it verified: the front's own.
+    assert f"GET /hello?x=1 {request_id} nginx-front\n" in stub_log(app_node)
+
+
+def test_the_app_node_answers_only_a_client_with_a_certificate_from_the_internal_ca(host) -> None:
+    address = re.search(r"server ([0-9.]+):8000", host.file(UPSTREAM_CONF).content_string).group(1)
+    name = "app.flask-stack.internal"  # role tls's tls_peer_service_name, Nginx's proxy_ssl_name
+    base = (
+        "curl -sS -o /dev/null -w '%{http_code}' --max-time 3 --cacert /etc/ssl/flask-stack/peer-ca.crt "
+        f"--resolve {name}:8000:{address} https://{name}:8000/tls-check"
+    )
+    own = "--cert /etc/ssl/flask-stack/peer.crt --key /etc/ssl/flask-stack/peer.key"  # role tls's peer files
+    assert host.check_output(f"{base} {own}") == "200"
+    # Without a certificate, or with one the internal CA did not sign (the site's), no answer.
+    for client in ("", f"--cert {CERT} --key {KEY}"):
+        refused = host.run(f"{base} {client}")
+        assert refused.rc != 0 and refused.stdout != "200", (client, refused.stdout, refused.stderr)
+    # Plain HTTP gets no answer either.
+    assert host.run(f"curl -s --max-time 3 http://{address}:8000/").stdout == ""
 
 
 def test_the_access_log_is_json_with_the_request_id_and_upstream(host) -> None:
