@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from scenario_helpers import cgroup_limits
 
-from conftest import SCENARIO
+from conftest import PEER_KEY, SCENARIO, app_tls_argv, curl_app
 
 testinfra_hosts = ["ansible://all"]
 
@@ -23,7 +23,7 @@ PLACEHOLDER = "change-me-to-a-long-random-string-of-48-or-more-chars"
 
 
 def healthz(host) -> dict:
-    return json.loads(host.check_output("curl -sf --max-time 2 http://127.0.0.1:8000/healthz"))
+    return json.loads(host.check_output(curl_app(host, "/healthz")))
 
 
 def current_release(host) -> str:
@@ -46,18 +46,31 @@ def journal_since(host, since: float) -> str:
     return host.check_output(f"journalctl --unit {APP}.service --since @{since:.0f} --no-pager --output cat")
 
 
-# Sign-ins run on the node itself (the socket lets only the node and the fronts in): each
-# thread gets its own session and CSRF token, then all POST at once. Prints one status per line.
+# Sign-ins run on the node itself (the socket lets only the node and the fronts in), over mutual
+# TLS (conftest.app_tls_argv): each thread gets its own session and CSRF token, then all POST at
+# once. Prints one status per line.
 SIGN_IN = r"""
-import re, sys, threading, urllib.error, urllib.parse, urllib.request
-base, user, password, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-forwarded = sys.argv[5] if len(sys.argv) > 5 else ""
+import http.client, re, ssl, sys, threading, urllib.error, urllib.parse, urllib.request
+address, name, ca, cert, key = sys.argv[1:6]
+user, password, count = sys.argv[6], sys.argv[7], int(sys.argv[8])
+forwarded = sys.argv[9] if len(sys.argv) > 9 else ""
+base = f"https://{address}:8000"
+context = ssl.create_default_context(cafile=ca)
+context.load_cert_chain(cert, key)
+class Connection(http.client.HTTPSConnection):
+    # Connects to the URL's address; the app's certificate must name the node.
+    def connect(self):
+        http.client.HTTPConnection.connect(self)
+        self.sock = context.wrap_socket(self.sock, server_hostname=name)
+class Tls(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(Connection, req)
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
-opener = urllib.request.build_opener(NoRedirect)
+opener = urllib.request.build_opener(Tls, NoRedirect)
 def session():
-    # The session cookie is Secure (production), so it is carried by hand over plain HTTP.
+    # The session cookie is carried by hand (no cookie jar).
     answer = opener.open(base + "/", timeout=10)
     cookie = answer.headers["Set-Cookie"].split(";", 1)[0]
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', answer.read().decode()).group(1)
@@ -67,7 +80,8 @@ barrier, statuses = threading.Barrier(count), [None] * count
 def sign_in(i):
     cookie, token = sessions[i]
     data = urllib.parse.urlencode({"username": user, "password": password, "csrf_token": token}).encode()
-    request = urllib.request.Request(base + "/", data=data, headers={"Cookie": cookie})
+    # Over HTTPS, Flask-WTF also wants a same-origin Referer on a POST.
+    request = urllib.request.Request(base + "/", data=data, headers={"Cookie": cookie, "Referer": base + "/"})
     if forwarded:
         request.add_header("X-Forwarded-For", forwarded)
     barrier.wait()
@@ -85,8 +99,9 @@ for status, retry in statuses: print(status, retry)
 """
 
 
-def sign_in_on_node(host, base: str, user: str, password: str, count: int, forwarded: str = "") -> list[tuple]:
-    result = host.run(f"python3 - {base} {user} '{password}' {count} {forwarded} <<'EOF'\n{SIGN_IN}\nEOF")
+def sign_in_on_node(host, address: str, user: str, password: str, count: int, forwarded: str = "") -> list[tuple]:
+    tls = app_tls_argv(host, address)
+    result = host.run(f"python3 - {tls} {user} '{password}' {count} {forwarded} <<'EOF'\n{SIGN_IN}\nEOF")
     assert result.rc == 0, result.stderr
     return [tuple(line.split()) for line in result.stdout.splitlines()]
 
@@ -106,9 +121,35 @@ def test_healthz_answers_with_the_release_that_current_points_to(host) -> None:
     assert answer["release"].startswith("0.1.0-")
 
 
+def test_the_app_answers_only_a_client_with_a_certificate_from_the_internal_ca(host) -> None:
+    """Mutual TLS (app_tls, role app's default): Gunicorn requires a client certificate that the
+    internal CA signed; without one, with another CA's, or over plain HTTP the app gives no answer."""
+    status = "-s -o /dev/null -w '%{http_code}' --max-time 3"
+    assert host.check_output(curl_app(host, "/healthz", status)) == "200"
+    other = ("/tmp/other-ca.crt", "/tmp/other-ca.key")  # a self-signed certificate no one trusts
+    host.check_output(
+        f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1"
+        f" -subj /CN=app-node -keyout {other[1]} -out {other[0]} 2>/dev/null"
+    )
+    try:
+        for client in (None, other):
+            refused = host.run(curl_app(host, "/healthz", status, client=client))
+            assert refused.rc != 0 and refused.stdout == "000", (client, refused.rc, refused.stdout, refused.stderr)
+    finally:
+        host.run(f"rm -f {other[0]} {other[1]}")
+    plain = host.run(f"curl {status} http://127.0.0.1:8000/healthz")
+    assert plain.rc != 0 and plain.stdout == "000", (plain.rc, plain.stdout, plain.stderr)
+    gunicorn = host.file(f"/etc/{APP}/gunicorn.conf.py").content_string
+    assert re.search(r"^cert_reqs = ssl\.CERT_REQUIRED$", gunicorn, re.MULTILINE)
+    # Role app's copy of role tls's key (root's, 0600): Gunicorn's user reads it, no one else.
+    key = host.file(f"/etc/{APP}/peer.key")
+    assert (key.user, key.group, key.mode) == ("root", APP, 0o640)
+    assert host.file(f"/etc/{APP}/peer.key").content == host.file(PEER_KEY).content
+
+
 def test_the_host_name_is_not_exposed_by_default(host) -> None:
     assert "hostname" not in healthz(host)
-    headers = host.check_output("curl -sf -D - -o /dev/null --max-time 2 http://127.0.0.1:8000/")
+    headers = host.check_output(curl_app(host, "/", "-sf -D - -o /dev/null --max-time 2"))
     assert "x-served-by" not in headers.lower()
     assert 'LOGINAPP_EXPOSE_HOSTNAME="false"' in host.file(f"/etc/{APP}/environment").content_string
 
@@ -133,15 +174,15 @@ def test_a_machine_that_is_not_let_in_cannot_connect_to_the_app(host) -> None:
     with pytest.raises(OSError), socket.create_connection((address, 8000), timeout=3):
         pass
     # The node itself, from its own (allowed) address, gets in.
-    assert host.run(f"curl -sf --max-time 3 http://{address}:8000/healthz").rc == 0
+    assert host.run(curl_app(host, "/healthz", "-sf --max-time 3", address)).rc == 0
 
 
 def test_forwarded_headers_count_only_from_a_trusted_peer(host) -> None:
     """Loopback is a trusted proxy (127.0.0.1); the node's own address is let in but not trusted."""
     address = node_address(host)
     start = time.time() - 1
-    sign_in_on_node(host, "http://127.0.0.1:8000", "nobody", "wrong", 1, "203.0.113.7")
-    sign_in_on_node(host, f"http://{address}:8000", "nobody", "wrong", 1, "203.0.113.8")
+    sign_in_on_node(host, "127.0.0.1", "nobody", "wrong", 1, "203.0.113.7")
+    sign_in_on_node(host, address, "nobody", "wrong", 1, "203.0.113.8")
     time.sleep(1)
     failed = [line for line in journal_since(host, start).splitlines() if line.startswith("login failed")]
     # "nobody" is no user's name: the log keeps a keyed hash of it, the same for both attempts.
@@ -160,7 +201,7 @@ def test_twenty_concurrent_sign_ins_stay_within_the_memory_limit(host, capsys) -
     host.check_output(f"echo 0 > {usage}")
     start = time.time() - 1
     began = time.monotonic()
-    answers = sign_in_on_node(host, "http://127.0.0.1:8000", "demo", demo_password(), 20)
+    answers = sign_in_on_node(host, "127.0.0.1", "demo", demo_password(), 20)
     took = time.monotonic() - began
     peak = int(host.check_output(f"cat {usage}"))
     journal = journal_since(host, start)
@@ -299,7 +340,7 @@ def test_systemd_brings_gunicorn_back_after_sigkill(host) -> None:
     host.run(f"kill -KILL {before}")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        result = host.run("curl -sf --max-time 1 http://127.0.0.1:8000/healthz")
+        result = host.run(curl_app(host, "/healthz", "-sf --max-time 1"))
         if result.rc == 0 and main_pid(host) not in (0, before):
             break
         time.sleep(0.5)
