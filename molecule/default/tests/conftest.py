@@ -36,6 +36,24 @@ def address(name: str) -> str:
     return out[0]
 
 
+# Role tls's files for mutual TLS between the nodes (entry point peer), and the name every app
+# node's certificate carries (tls_peer_service_name), which the fronts check.
+PEER_CERT, PEER_KEY, PEER_CA = (f"/etc/ssl/flask-stack/{name}" for name in ("peer.crt", "peer.key", "peer-ca.crt"))
+APP_SERVICE_NAME = "app.flask-stack.internal"
+APP_PORT = 8000
+
+
+def direct(app: str, path: str = "/healthz", *, cert: bool = True) -> str:
+    """A curl command, for a front, that asks an app node directly as the front's health checks do:
+    the front's certificate, the app node's checked against the internal CA and for the name the
+    fronts check. Prints the body; with `cert=False` it offers no client certificate."""
+    client = f" --cert {PEER_CERT} --key {PEER_KEY}" if cert else ""
+    return (
+        f"curl -sS --max-time 3 --cacert {PEER_CA}{client} --resolve {APP_SERVICE_NAME}:{APP_PORT}:{address(app)}"
+        f" https://{APP_SERVICE_NAME}:{APP_PORT}{path}"
+    )
+
+
 def node(name: str):
     """A Testinfra host for one node of the scenario (commands run as root through sudo)."""
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from scenario_helpers import cgroup_limits, run_playbook
 
-from conftest import APP, CA_FILE, FRONTS, SITE, Browser, address, http_url, https_url, node
+from conftest import APP, APP_PORT, CA_FILE, FRONTS, SITE, Browser, address, direct, http_url, https_url, node
 
 
 def served_by_via(front: str, browser: Browser) -> str:
@@ -95,10 +95,30 @@ def test_healthz_through_a_front_says_only_healthy_and_each_front_reads_one_rele
     releases = set()
     for front in sorted(FRONTS):
         for app in ("app1", "app2"):
-            direct = json.loads(node(front).check_output(f"curl -sf --max-time 3 http://{address(app)}:8000/healthz"))
-            assert direct["hostname"] == app
-            releases.add(direct["release"])
+            answer = json.loads(node(front).check_output(direct(app, "/healthz")))
+            assert answer["hostname"] == app
+            releases.add(answer["release"])
     assert len(releases) == 1, releases
+
+
+def test_the_app_nodes_answer_a_front_over_mutual_tls_only() -> None:
+    """What the fronts send the app nodes (passwords, session cookies) never crosses the network in
+    clear, and only a client with a certificate from the internal CA gets an answer."""
+    front = node("front1")
+    for app in ("app1", "app2"):
+        assert json.loads(front.check_output(direct(app)))["hostname"] == app
+        without = front.run(direct(app, cert=False))
+        assert without.rc != 0 and '"status"' not in without.stdout, (app, without.rc, without.stdout)
+        plain = front.run(f"curl -s --max-time 3 http://{address(app)}:{APP_PORT}/healthz")
+        assert plain.stdout == "", (app, plain.rc, plain.stdout)
+    # The app node's certificate names the node, the name the fronts check and its address.
+    names = front.check_output(
+        f"openssl s_client -connect {address('app1')}:{APP_PORT} -servername app1 </dev/null 2>/dev/null"
+        " | openssl x509 -noout -ext subjectAltName"
+    )
+    assert {"DNS:app1", "DNS:app.flask-stack.internal", f"IP Address:{address('app1')}"} <= set(
+        re.findall(r"(DNS:[^,\s]+|IP Address:[0-9.]+)", names)
+    ), names
 
 
 @pytest.mark.parametrize("name", ["app1", "app2"])

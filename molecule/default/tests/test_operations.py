@@ -23,7 +23,7 @@ from load import Load
 from scenario_helpers import ansible_env, run_playbook
 from site_client import STYLESHEET, page_user, site_user
 
-from conftest import APP, APP_CONFIG_DIR, APP_ROOT, EPHEMERAL, node
+from conftest import APP, APP_CONFIG_DIR, APP_PORT, APP_ROOT, EPHEMERAL, PEER_CERT, PEER_KEY, address, node
 
 PROJECT = Path(__file__).resolve().parents[3]
 SCENARIO = PROJECT / "molecule" / "default"
@@ -323,12 +323,32 @@ def test_a_rolling_restart_with_a_single_app_node_loses_no_request(demo_password
     assert all(len(lines) == 1 and "down" not in lines[0] for lines in upstream_servers().values())
 
 
-def test_a_third_app_node_and_a_new_setting_roll_one_node_at_a_time(demo_password: str, tmp_path: Path, capsys) -> None:
+def peer_serial(name: str, served_by: str | None = None) -> str:
+    """The serial of a node's certificate for mutual TLS: the file's, or the one app node `served_by`
+    presents to this node (a front)."""
+    if served_by is None:
+        return node(name).check_output(f"openssl x509 -noout -serial -in {PEER_CERT}")
+    return node(name).check_output(
+        f"openssl s_client -connect {address(served_by)}:{APP_PORT} -cert {PEER_CERT} -key {PEER_KEY}"
+        f" </dev/null 2>/dev/null | openssl x509 -noout -serial"
+    )
+
+
+def test_a_third_app_node_a_new_setting_and_renewed_certificates_roll_one_node_at_a_time(
+    demo_password: str, tmp_path: Path, capsys
+) -> None:
+    """site.yml with app3 in the inventory, app_threads=3, and every certificate due for renewal
+    (tls_renew_days above the days left): one node at a time, under load, nothing lost."""
     three = inventory_with_apps(tmp_path, ["app1", "app2", "app3"])
-    result, load = under_load(demo_password, lambda: playbook("site.yml", "app_threads=3", inventory=three))
-    report(capsys, "site.yml adding app3 (one inventory line) with app_threads=3", load)
+    before = {name: peer_serial(name) for name in ("front1", "app1")}
+    renew = ("tls_cert_days=120", "tls_renew_days=100")
+    result, load = under_load(demo_password, lambda: playbook("site.yml", "app_threads=3", *renew, inventory=three))
+    report(capsys, "site.yml adding app3 (one inventory line) with app_threads=3 and renewed certificates", load)
     assert result.returncode == 0, result.stdout[-4000:]
     assert not load.failed(), load.failures()
+    after = {name: peer_serial(name) for name in ("front1", "app1")}
+    assert all(after[name] != before[name] for name in after), (before, after)
+    assert peer_serial("front1", served_by="app1") == after["app1"], "app1 serves its renewed certificate"
     for front, lines in upstream_servers().items():
         assert len(lines) == 3 and not any(" down;" in line for line in lines), (front, lines)
         assert lines[-1].endswith("# app3")

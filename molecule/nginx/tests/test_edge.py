@@ -122,7 +122,14 @@ def test_with_the_app_node_down_the_front_answers_its_own_502_page(host, app_nod
         data = https(host, "/account", *JSON)
     finally:
         app_node.check_output("systemctl start upstream-stub.service")
-        app_node.check_output("timeout 10 sh -c 'until curl -sf http://127.0.0.1:8000/healthz; do sleep 0.2; done'")
+        # The stub answers its own node over mutual TLS (role tls's files for the node, its name).
+        tls = (
+            "--cacert /etc/ssl/flask-stack/peer-ca.crt --cert /etc/ssl/flask-stack/peer.crt"
+            " --key /etc/ssl/flask-stack/peer.key --resolve nginx-app:8000:127.0.0.1"
+        )
+        app_node.check_output(
+            f"timeout 10 sh -c 'until curl -sf {tls} https://nginx-app:8000/healthz; do sleep 0.2; done'"
+        )
     assert page.status == 502
     assert page.headers["retry-after"] == "10"
     assert_security_headers(page)
