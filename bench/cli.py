@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import appnode, http, ops, plots, report
+from . import appnode, http, ops, plots, report, tlscost
 from .lab import ROOT, NoLab, load_lab
 from .loads import Shape
 
@@ -32,8 +32,12 @@ def say(message: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
-    parser.add_argument("--only", choices=["http", "ops"], help="measure only the HTTP rows or only the operations")
-    parser.add_argument("--skip-ops", action="store_true", help="leave the operations out (same as --only http)")
+    parser.add_argument(
+        "--only",
+        choices=["http", "tls", "ops"],
+        help="measure only the HTTP rows, the cost of mutual TLS (switched off and back on) or the operations",
+    )
+    parser.add_argument("--skip-ops", action="store_true", help="leave the operations out")
     parser.add_argument("--ops-runs", type=int, default=3, metavar="N", help="runs of each operation (default 3)")
     parser.add_argument("--duration", type=int, default=8, metavar="S", help="seconds of each load (default 8)")
     parser.add_argument("--connections", type=int, default=8, metavar="N", help="connections of each load (default 8)")
@@ -85,9 +89,10 @@ def tool_versions() -> dict[str, str]:
 
 
 def limited_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """The HTTP rows, the fixed-rate one among them, whose load generator hit a limit of its own."""
+    """The HTTP rows, the fixed-rate one and the TLS cost's among them, whose load generator hit a limit of its own."""
     fixed = [results["fixed_rate"]["row"]] if results.get("fixed_rate") else []
-    return [row for row in [*results.get("http", []), *fixed] if row.get("limit")]
+    tls = results.get("tls_cost", {}).get("rows", [])
+    return [row for row in [*results.get("http", []), *fixed, *tls] if row.get("limit")]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,8 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if lab.state != "up":
         say(f"lab.json says the lab is {lab.state!r}: measuring it as it serves now (the checks stop a broken one)")
-    do_http = args.only != "ops"
-    do_ops = args.only != "http" and not args.skip_ops
+    do_http = args.only in (None, "http")
+    do_tls = args.only in (None, "tls")
+    do_ops = args.only in (None, "ops") and not args.skip_ops
     ensure_tools()
     shape = Shape(duration_s=args.duration, connections=args.connections)
     services = {a.name: appnode.read_app_service(a, args.app_name) for a in lab.apps}
@@ -133,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "row": fixed.row.as_json(),
             }
             latencies = fixed.row.load.latencies_ms
+    if do_tls:
+        cost = tlscost.measure(lab, services[lab.apps[0].name], shape, args.out / "ops", say)
+        results["tls_cost"] = cost.as_json()
     if do_ops:
         results["ops"] = [op.as_json() for op in ops.measure(lab, args.ops_runs, args.out / "ops", say, args.app_name)]
     json_path, md_path = report.write(results, args.out)
@@ -147,8 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     limited = [f"{r['setup']} {r['path']}: {r['limit']}" for r in limited_rows(results)]
     if limited:
         say("rows whose load generator hit a limit of its own (no req/s of the stack): " + "; ".join(limited))
+    tls_cost = results.get("tls_cost") or {}
+    over = [f"{c['path']} x{c['ratio_total']:.3f}" for c in tls_cost.get("comparison", []) if c["over_goal"]]
+    if over:
+        say(f"mutual TLS costs more than the goal (x{tlscost.GOAL:.2f} in total): {', '.join(over)}")
+    if tls_cost.get("failed"):
+        say(f"the cost of mutual TLS: FAILED: {tls_cost['failed']}")
     failed = [op["title"] for op in results.get("ops", []) if op["failed"]]
     if failed:
         say(f"operations that failed: {', '.join(failed)} (see their logs)")
-        return 1
-    return 0
+    return 1 if failed or tls_cost.get("failed") else 0

@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from . import appnode
@@ -173,6 +174,49 @@ class Meter:
         return tier(self.lab.fronts, [NGINX_UNIT]), tier(self.lab.apps, app_units), sources
 
 
+class Runner:
+    """Runs one load at a time between two readings of the CPU counters, and makes it a Row."""
+
+    def __init__(self, lab: Lab, service: appnode.AppService, say: Callable[[str], None]) -> None:
+        self.meter = Meter(lab, service.unit)
+        self.service = service
+        self.say = say
+
+    def run(
+        self,
+        key: str,
+        setup: str,
+        path: str,
+        protocol: str,
+        tool: str,
+        load_fn: Callable[[], Load],
+        *,
+        unit: str | None = None,
+        front: bool = True,
+        app: bool = True,
+    ) -> Row:
+        """unit: the app tier's unit (on the first app node) instead of the service on every app node."""
+        before = self.meter.read(unit)
+        load = load_fn()
+        after = self.meter.read(unit)
+        front_us, app_us, sources = self.meter.per_request(before, after, load.requests, [unit or self.service.unit])
+        front_us, app_us = front_us if front else None, app_us if app else None
+        row = Row(key, setup, path, protocol, tool, load, front_us, app_us, cpu_sources=sources)
+        self.say(
+            f"{setup:<44} {path:<22} {load.rps:9.1f} req/s  p50 {load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms"
+            f"  errors {load.bad_status}/{load.socket_errors}" + (f"  LIMITED: {load.limit}" if load.limit else "")
+        )
+        time.sleep(1)
+        return row
+
+
+def front1_h1(lab: Lab, path: str, shape: Shape) -> Callable[[], Load]:
+    """The HTTP/1.1 load through front1, by the site's name."""
+    front1 = lab.fronts[0]
+    url = f"https://{lab.site_name}{path}"
+    return lambda: wrk_local(url, shape, [f"{front1.address}:443"], {lab.site_name: front1.address})
+
+
 def measure(lab: Lab, services: dict[str, appnode.AppService], shape: Shape, say: Callable[[str], None]) -> HttpResult:
     app1, front1 = lab.apps[0], lab.fronts[0]
     service = services[app1.name]
@@ -180,112 +224,48 @@ def measure(lab: Lab, services: dict[str, appnode.AppService], shape: Shape, say
     static = preflight(lab)
     say(f"preflight: every front answers /, /healthz, {static} (TLS verified with {lab.ca_file}) and redirects :80")
     say(f"wrk on {app1.name}: {appnode.ensure_wrk(app1)}")
-    meter = Meter(lab, service.unit)
+    runner = Runner(lab, service, say)
     rows: list[Row] = []
     site = lab.site_name
-    names = {site: front1.address}
     front_connect = [f"{front1.address}:443"]
-
-    def run(
-        key: str, setup: str, path: str, protocol: str, tool: str, load_fn: Callable[[], Load], **cpu: object
-    ) -> Row:
-        dev = cpu.get("dev_unit")
-        app_units = [str(dev)] if dev else [service.unit]
-        before = meter.read(str(dev) if dev else None)
-        load = load_fn()
-        after = meter.read(str(dev) if dev else None)
-        front_us, app_us, sources = meter.per_request(before, after, load.requests, app_units)
-        if not cpu.get("front", True):
-            front_us = None
-        if not cpu.get("app", True):
-            app_us = None
-        row = Row(key, setup, path, protocol, tool, load, front_us, app_us, cpu_sources=sources)
-        rows.append(row)
-        say(
-            f"{setup:<44} {path:<22} {load.rps:9.1f} req/s  p50 {load.p50_ms:7.2f} ms  p99 {load.p99_ms:7.2f} ms"
-            f"  errors {load.bad_status}/{load.socket_errors}" + (f"  LIMITED: {load.limit}" if load.limit else "")
-        )
-        time.sleep(1)
-        return row
-
-    port = appnode.free_port(app1)
     quota = f"CPUQuota={service.cpu_quota_pct}%" if service.cpu_quota_pct else "no CPUQuota"
-    appnode.start_devserver(app1, service, port)
-    try:
-        for path in PATHS:
-            run(
-                f"devserver {path}",
-                f"Flask dev server, {app1.name} loopback ({quota})",
-                path,
-                "HTTP/1.1",
-                "wrk",
-                lambda path=path: wrk_on_node(app1, f"http://127.0.0.1:{port}{path}", shape),
-                dev_unit=f"{appnode.DEV_UNIT}.service",
-                front=False,
-            )
-    finally:
-        appnode.stop_devserver(app1)
-    app_port = service.port
+    # The loopback rows: beside the service, at its CPU allowance, each server in plain HTTP (the
+    # service itself speaks only mutual TLS, which wrk cannot: it has no client certificate).
+    beside = [
+        ("devserver", f"Flask dev server, {app1.name} loopback ({quota})", appnode.DEV_UNIT, appnode.start_devserver),
+        (
+            "gunicorn",
+            f"Gunicorn, service's config without TLS, {app1.name} loopback ({quota})",
+            appnode.GUNICORN_UNIT,
+            appnode.start_gunicorn,
+        ),
+    ]
+    for name, setup, unit, start in beside:
+        port = appnode.free_port(app1)
+        start(app1, service, port)
+        try:
+            for path in PATHS:
+                load_fn = partial(wrk_on_node, app1, f"http://127.0.0.1:{port}{path}", shape)
+                key, cpu_unit = f"{name} {path}", f"{unit}.service"
+                rows.append(runner.run(key, setup, path, "HTTP/1.1", "wrk", load_fn, unit=cpu_unit, front=False))
+        finally:
+            appnode.stop(app1, unit)
     for path in PATHS:
-        run(
-            f"gunicorn {path}",
-            f"Gunicorn, {app1.name} loopback ({quota})",
-            path,
-            "HTTP/1.1",
-            "wrk",
-            lambda path=path: wrk_on_node(app1, f"http://127.0.0.1:{app_port}{path}", shape),
-            front=False,
-        )
-    for path in PATHS:
-        run(
-            f"front1-h1 {path}",
-            f"{front1.name} HTTPS, HTTP/1.1",
-            path,
-            "HTTP/1.1",
-            "wrk",
-            lambda path=path: wrk_local(f"https://{site}{path}", shape, front_connect, names),
-        )
-        run(
-            f"front1-h2 {path}",
-            f"{front1.name} HTTPS, HTTP/2",
-            path,
-            "HTTP/2",
-            "h2load",
-            lambda path=path: h2load_local(f"https://{site}{path}", shape, front_connect[0]),
-        )
+        h1, h2 = front1_h1(lab, path, shape), partial(h2load_local, f"https://{site}{path}", shape, front_connect[0])
+        rows.append(runner.run(f"front1-h1 {path}", f"{front1.name} HTTPS, HTTP/1.1", path, "HTTP/1.1", "wrk", h1))
+        rows.append(runner.run(f"front1-h2 {path}", f"{front1.name} HTTPS, HTTP/2", path, "HTTP/2", "h2load", h2))
         if len(lab.fronts) > 1:
             both = lab.fronts[:2]
-            run(
-                f"fronts-h1 {path}",
-                f"{both[0].name} + {both[1].name} at once, HTTPS, HTTP/1.1",
-                path,
-                "HTTP/1.1",
-                "wrk",
-                lambda path=path, both=both: wrk_local(
-                    f"https://{site}{path}",
-                    Shape(shape.duration_s, shape.connections, 2, shape.timeout_s),
-                    [f"{f.address}:443" for f in both],
-                    names,
-                ),
-            )
-    run(
-        "static",
-        f"{front1.name} HTTPS, static file",
-        static,
-        "HTTP/1.1",
-        "wrk",
-        lambda: wrk_local(f"https://{site}{static}", shape, front_connect, names),
-        app=False,
-    )
-    run(
-        "ceiling",
-        f"{front1.name} :80, 301 to HTTPS (no app)",
-        "/",
-        "HTTP/1.1",
-        "wrk",
-        lambda: wrk_local(f"http://{site}/", shape, [f"{front1.address}:80"], names),
-        app=False,
-    )
+            two = Shape(shape.duration_s, shape.connections, 2, shape.timeout_s)
+            connect = [f"{f.address}:443" for f in both]
+            load_fn = partial(wrk_local, f"https://{site}{path}", two, connect, {site: front1.address})
+            setup = f"{both[0].name} + {both[1].name} at once, HTTPS, HTTP/1.1"
+            rows.append(runner.run(f"fronts-h1 {path}", setup, path, "HTTP/1.1", "wrk", load_fn))
+    setup = f"{front1.name} HTTPS, static file"
+    rows.append(runner.run("static", setup, static, "HTTP/1.1", "wrk", front1_h1(lab, static, shape), app=False))
+    load_fn = partial(wrk_local, f"http://{site}/", shape, [f"{front1.address}:80"], {site: front1.address})
+    setup = f"{front1.name} :80, 301 to HTTPS (no app)"
+    rows.append(runner.run("ceiling", setup, "/", "HTTP/1.1", "wrk", load_fn, app=False))
     # A row whose generator hit its own limit has no req/s of the stack: no ratio, no base, no peak.
     measured = [r for r in rows if not r.load.limit]
     bases = {r.path: r.load.rps for r in measured if r.key.startswith("devserver")}
@@ -297,15 +277,8 @@ def measure(lab: Lab, services: dict[str, appnode.AppService], shape: Shape, say
         target = peak * FIXED_RATE_SHARE
         per_client = max(1, round(target / shape.connections))
         fixed_shape = Shape(max(shape.duration_s, 10), shape.connections, 1, shape.timeout_s)
-        row = run(
-            "fixed-rate /",
-            f"{front1.name} HTTPS, HTTP/2, fixed rate {per_client * shape.connections} req/s",
-            "/",
-            "HTTP/2",
-            "h2load --rps",
-            lambda: h2load_local(f"https://{site}/", fixed_shape, front_connect[0], rps_per_client=per_client),
-        )
-        rows.remove(row)
-        row.ratio = None
+        load_fn = partial(h2load_local, f"https://{site}/", fixed_shape, front_connect[0], rps_per_client=per_client)
+        setup = f"{front1.name} HTTPS, HTTP/2, fixed rate {per_client * shape.connections} req/s"
+        row = runner.run("fixed-rate /", setup, "/", "HTTP/2", "h2load --rps", load_fn)
         fixed = FixedRate(target, per_client, row)
     return HttpResult(rows, fixed, static)

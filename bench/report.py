@@ -55,6 +55,34 @@ def fixed_rate_table(fixed: dict[str, Any]) -> str:
     )
 
 
+def tls_cost_table(cost: dict[str, Any]) -> str:
+    """With / without mutual TLS per path: req/s and CPU µs per request of each tier, the total's ratio."""
+    head = (
+        "| path | req/s with / without | front µs/req with / without | app µs/req with / without "
+        "| total µs/req with / without | total with / without |\n|---|--:|--:|--:|--:|--:|\n"
+    )
+    lines = []
+    for c in cost["comparison"]:
+        on, off = c["with"], c["without"]
+        cells = [f"{_num(on[k], d)} / {_num(off[k], d)}" for k, d in [("rps", 1), ("front_us", 0), ("app_us", 0)]]
+        cells.append(f"{_num(on['total_us'], 0)} / {_num(off['total_us'], 0)}")
+        lines.append(f"| `{c['path']}` | {' | '.join(cells)} | {_num(c['ratio_total'], 3)} |")
+    over = [f"`{c['path']}` ({c['ratio_total']:.3f})" for c in cost["comparison"] if c["over_goal"]]
+    goal = cost["goal_ratio"]
+    if over:
+        verdict = f"Over the goal (total with / without at most {goal:.2f}): {', '.join(over)}."
+    elif all(c["ratio_total"] is not None for c in cost["comparison"]):
+        verdict = f"Within the goal: total with / without at most {goal:.2f} on every path."
+    else:
+        verdict = "No ratio for every path (a row is missing, limited or has no CPU reading)."
+    notes = [
+        "with: the mean of the run before `site.yml -e '{\"app_tls\": false}'` and the one after the plain `site.yml` "
+        "that put the lab back; without: between the two. " + verdict,
+        *([f"FAILED: {cost['failed']}"] if cost.get("failed") else []),
+    ]
+    return head + "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n\n" + http_table(cost["rows"])
+
+
 def _per_run(values: list[int] | None) -> str:
     return ", ".join(str(v) for v in values or []) or "-"
 
@@ -82,6 +110,7 @@ def markdown(results: dict[str, Any]) -> str:
     apps = ", ".join(
         f"{name}: {a['workers']} workers x {a['threads']} threads ({a['worker_class']}), CPUQuota {a['cpu_quota_pct']}%"
         + (f" per {a['cpu_quota_period']}" if a.get("cpu_quota_period", "default") != "default" else "")
+        + {True: ", mutual TLS", False: ", plain HTTP"}.get(a.get("tls"), "")
         for name, a in results.get("apps", {}).items()
     )
     parts = [
@@ -94,6 +123,12 @@ def markdown(results: dict[str, Any]) -> str:
         parts += ["### HTTP", "", http_table(results["http"])]
     if results.get("fixed_rate"):
         parts += ["### Latency at a fixed rate (through one front)", "", fixed_rate_table(results["fixed_rate"])]
+    if results.get("tls_cost"):
+        parts += [
+            "### Mutual TLS between the fronts and the app nodes: the cost",
+            "",
+            tls_cost_table(results["tls_cost"]),
+        ]
     if results.get("ops"):
         parts += ["### Operations", "", ops_table(results["ops"])]
     return "\n".join(parts)

@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT))
-from bench import cli, lab, limits, loads, ops, parse, report, stats
+from bench import cli, http, lab, limits, loads, ops, parse, report, stats, tlscost
 
 # wrk -t2 -c8 -d2s --latency -s bench/wrk_report.lua https://flask-stack.localhost/healthz, one thread
 # per front (BENCH_CONNECT), captured on the 2+2 lab.
@@ -528,3 +528,47 @@ def test_the_limited_rows_are_named_fixed_rate_included() -> None:
     results = {"http": [_row(), _row(path="/healthz", limit=limit)], "fixed_rate": {"row": _row(limit=limit)}}
     assert [r["path"] for r in cli.limited_rows(results)] == ["/healthz", "/"]
     assert cli.limited_rows({"http": [_row(limit=None)]}) == []
+
+
+def _tls_row(key: str, path: str, front_us: float, app_us: float, rps: float = 1000.0) -> http.Row:
+    load = parse.Load(requests=int(rps * 8), duration_s=8.0, p50_ms=4, p90_ms=6, p99_ms=9, p999_ms=12, max_ms=20)
+    return http.Row(key, f"front1 HTTPS, HTTP/1.1, {key}", path, "HTTP/1.1", "wrk", load, front_us, app_us)
+
+
+def test_the_cost_of_mutual_tls_is_the_total_with_over_without_and_over_the_goal_is_said() -> None:
+    cost = tlscost.TlsCost(
+        rows=[
+            _tls_row("mtls /healthz", "/healthz", 150, 700),
+            _tls_row("mtls /", "/", 170, 1500),
+            _tls_row("plain /healthz", "/healthz", 140, 660),
+            _tls_row("plain /", "/", 160, 1300),
+            _tls_row("mtls-back /healthz", "/healthz", 160, 740),
+            _tls_row("mtls-back /", "/", 190, 1560),
+        ]
+    )
+    by_path = {c["path"]: c for c in cost.comparison()}
+    healthz, root = by_path["/healthz"], by_path["/"]
+    assert healthz["with"] == {"rps": 1000.0, "front_us": 155.0, "app_us": 720.0, "total_us": 875.0}
+    assert healthz["ratio_total"] == pytest.approx(875 / 800) and healthz["over_goal"] is False
+    assert root["ratio_total"] == pytest.approx(1710 / 1460) and root["over_goal"] is True
+    text = report.markdown({**_results(), "tls_cost": json.loads(json.dumps(cost.as_json()))})
+    assert "| `/healthz` | 1,000.0 / 1,000.0 | 155 / 140 | 720 / 660 | 875 / 800 | 1.094 |" in text
+    assert "Over the goal (total with / without at most 1.10): `/` (1.171)." in text
+    assert "| front1 HTTPS, HTTP/1.1, plain /healthz | `/healthz` | 1,000.0 |" in text
+    assert "CPUQuota 100%, mutual TLS." in text
+
+
+def test_mutual_tls_is_switched_off_with_a_boolean_and_back_with_a_plain_site_yml() -> None:
+    assert tlscost.PLAIN == ["-e", '{"app_tls": false}'] and json.loads(tlscost.PLAIN[1]) == {"app_tls": False}
+
+
+def _results() -> dict[str, object]:
+    return {
+        "lab": {"fronts": 2, "apps": 2},
+        "commit": "cfc699faaab5aaaa",
+        "date": "2026-12-07T18:00:00+00:00",
+        "shape": {"duration_s": 8, "connections": 8},
+        "apps": {
+            "app1": {"workers": "2", "threads": "2", "worker_class": "gthread", "cpu_quota_pct": 100, "tls": True}
+        },
+    }
