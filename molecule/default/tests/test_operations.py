@@ -86,11 +86,11 @@ def under_load(password: str, action: Callable[[], subprocess.CompletedProcess[s
     """Run the action while users sign in and load pages through both fronts (paced: about 40 requests
     a second, so that the load does not take the CPU the operation under test needs)."""
     with Load(site_user(password), clients=4, max_requests=20000, max_seconds=600, pause=0.1) as load:
-        time.sleep(2)  # the load is flowing before the operation starts
+        load.wait_for(8, since=0, timeout=30)  # the load is flowing before the operation starts
         try:
             outcome = action()
         finally:
-            time.sleep(2)
+            load.wait_for(8, since=time.monotonic(), timeout=30)  # and still answered after it ended
     return outcome, load
 
 
