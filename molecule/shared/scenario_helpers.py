@@ -37,12 +37,13 @@ def run_playbook(playbook: Path, *extra_vars: str, inventory: str | None = None)
     )
 
 
-def converge_fixture(scenario: Path):
-    """A module fixture `run_converge(*extra_vars)` that runs the scenario's converge.yml again."""
+def converge_fixture(scenario: Path, playbook: str = "converge.yml"):
+    """A module fixture `run_converge(*extra_vars)` that runs the scenario's converge.yml (or the
+    part of it named `playbook`) again."""
 
     @pytest.fixture(scope="module")
     def run_converge():
-        return functools.partial(run_playbook, scenario / "converge.yml")
+        return functools.partial(run_playbook, scenario / playbook)
 
     return run_converge
 

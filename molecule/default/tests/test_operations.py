@@ -570,20 +570,66 @@ def restyled_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def restyled_release() -> str:
+    return f"0.1.0-restyled{int(time.time())}"
+
+
+def test_a_release_step_past_its_time_is_stopped_and_never_joined_by_a_second(
+    restyled_app: Path, restyled_release: str
+) -> None:
+    """The time limit is on the step's unit: when it is up the step itself stops, not only the client.
+    The next deploy of that release (the restyle test below) runs the step once."""
+    unit = f"{APP}-release-step.service"
+    before = releases()
+    source = f"app_source={restyled_app}"
+    slow = playbook(
+        "deploy.yml",
+        f"release={restyled_release}",
+        source,
+        extra(app_release_command="echo started; sleep 120", app_release_command_timeout=3),
+    )
+    assert slow.returncode != 0
+    assert (
+        f"The release step of {restyled_release} was stopped after 3 s (app_release_command_timeout) on app1"
+        in slow.stdout
+    ), slow.stdout[-3000:]
+    assert node("app1").run(f"systemctl is-active {unit}").stdout.strip() in ("inactive", "failed")  # the unit is gone
+    assert node("app1").run("pgrep -x sleep").rc == 1, "nothing of the step runs on"
+    assert releases() == before
+
+    # A step that still runs (started by hand here) is never joined by a second one.
+    node("app1").check_output(f"systemd-run --unit={unit} sleep 120")
+    try:
+        refused = playbook("deploy.yml", f"release={restyled_release}", source, extra(app_release_command=STEP))
+    finally:
+        node("app1").run(f"systemctl stop {unit}")
+    assert refused.returncode != 0
+    assert f"A release step still runs on app1 (active: systemctl status {unit})" in refused.stdout
+    assert releases() == before
+
+
+@pytest.fixture(scope="module")
 def restyle() -> dict[str, object]:
     """What the restyle test saw, for the rollback test after it."""
     return {}
 
 
 def test_a_deploy_that_changes_the_stylesheet_keeps_every_pages_stylesheet_answering(
-    demo_password: str, restyled_app: Path, restyle: dict[str, object], browser: Browser, tmp_path: Path, capsys
+    demo_password: str,
+    restyled_app: Path,
+    restyled_release: str,
+    restyle: dict[str, object],
+    browser: Browser,
+    tmp_path: Path,
+    capsys,
 ) -> None:
-    """Also the release step (once, on one node, before any node switches) and the hooks."""
+    """Also the release step (once, on one node, before any node switches; the release's step ran past
+    its time in the test above, and this deploy runs it once) and the hooks."""
     before = releases()
     assert len(set(before.values())) == 1
     old_href = stylesheet_of_the_sign_in_page(browser)
     old_css = assert_hashed_stylesheet_answers(browser, old_href)
-    restyled = f"0.1.0-restyled{int(time.time())}"
+    restyled = restyled_release
     restyle.update(before=before, old_href=old_href, old_css=old_css)
     forget_step_runs()
     seen = tmp_path / "hooks"

@@ -22,7 +22,7 @@ from test_operations import (
     under_load,
 )
 
-from conftest import APP, node
+from conftest import node
 
 
 @pytest.fixture(scope="module")
@@ -71,36 +71,3 @@ def test_a_failing_release_step_switches_no_node_and_loses_no_request(before, de
     assert load.sent > 20
     assert not load.failed(), load.failures()
     assert not node("front1").file(LOCK).exists
-
-
-def test_a_release_step_past_its_time_is_stopped_and_the_next_deploy_runs_it_once(before) -> None:
-    """The time limit is on the step's unit: when it is up the step itself stops, not only the client."""
-    unit = f"{APP}-release-step.service"
-    release = f"0.1.0-slow{int(time.time())}"
-    slow = playbook(
-        "deploy.yml",
-        f"release={release}",
-        extra(app_release_command="echo started; sleep 120", app_release_command_timeout=3),
-    )
-    assert slow.returncode != 0
-    assert f"The release step of {release} was stopped after 3 s (app_release_command_timeout) on app1" in slow.stdout
-    assert node("app1").run(f"systemctl is-active {unit}").stdout.strip() in ("inactive", "failed")  # the unit is gone
-    assert node("app1").run("pgrep -x sleep").rc == 1, "nothing of the step runs on"
-    assert releases() == before
-
-    # A step that still runs (started by hand here) is never joined by a second one.
-    node("app1").check_output(f"systemd-run --unit={unit} sleep 120")
-    try:
-        refused = playbook("deploy.yml", f"release={release}", extra(app_release_command=STEP))
-    finally:
-        node("app1").run(f"systemctl stop {unit}")
-    assert refused.returncode != 0
-    assert f"A release step still runs on app1 (active: systemctl status {unit})" in refused.stdout
-    assert releases() == before
-
-    forget_step_runs()
-    done = playbook("deploy.yml", f"release={release}", extra(app_release_command=STEP))
-    assert done.returncode == 0, done.stdout[-3000:]
-    runs = step_runs()
-    assert len(runs["app1"]) == 1 and runs["app2"] == [], runs
-    assert set(releases().values()) == {release}

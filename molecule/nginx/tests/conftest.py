@@ -19,7 +19,8 @@ sys.path.insert(0, str(SCENARIO.parent / "shared"))
 
 from scenario_helpers import converge_fixture, run_playbook  # noqa: E402
 
-run_converge = converge_fixture(SCENARIO)
+# Only the fronts' part of converge.yml: the stub upstream and the fake releases stay as they are.
+run_converge = converge_fixture(SCENARIO, "fronts.yml")
 
 STATIC_ROOT = "/var/www/flask-stack/static"  # role nginx's default nginx_static_root
 INDEX = "/var/lib/flask-stack/static-releases.json"  # the releases the front keeps (role nginx's entry point static)
