@@ -55,7 +55,7 @@ test-controller: venv ## Controller-side pytest suite (scripts, inventories), on
 # those of LANE1 that SCENARIOS names, one after the other in LANE1's order (the longest,
 # default, alone), or else the first scenario; the second lane the others, one after the other.
 # SCENARIOS="app nginx" runs some of them.
-SCENARIOS ?= default app common nginx acme
+SCENARIOS ?= default app nginx acme
 LANE1 ?= default
 __lane1 := $(or $(filter $(SCENARIOS),$(LANE1)),$(firstword $(SCENARIOS)))
 __first := $(addprefix molecule:,$(__lane1))

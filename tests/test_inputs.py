@@ -196,13 +196,19 @@ def checks(tmp_path_factory):
     return lambda wrong: run_checks(directory, playbook, wrong)
 
 
-def test_good_inputs_pass(checks) -> None:
-    code, messages, output = checks({})
+@pytest.fixture(scope="module")
+def good(checks) -> tuple[int, list[str], str]:
+    """One run with the good inputs, read by the tests that need no wrong value."""
+    return checks({})
+
+
+def test_good_inputs_pass(good) -> None:
+    code, messages, output = good
     assert code == 0 and messages == [], output[-3000:]
 
 
-def test_every_role_of_a_node_is_checked_in_one_task(checks) -> None:
-    code, _, output = checks({})
+def test_every_role_of_a_node_is_checked_in_one_task(good) -> None:
+    code, _, output = good
     assert code == 0, output[-3000:]
     report, _ = json.JSONDecoder().raw_decode(output)  # stdout (the JSON report), then stderr
     inputs = next(

@@ -34,9 +34,16 @@ def before() -> dict[str, str]:
     return served
 
 
-def test_a_failing_pre_deploy_hook_stops_the_deploy_before_anything_changed(before, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def release() -> str:
+    """The release both failing deploys try: the first builds and stages it, the second finds it staged."""
+    return f"0.1.0-failing{int(time.time())}"
+
+
+def test_a_failing_pre_deploy_hook_stops_the_deploy_before_anything_changed(
+    before, release: str, tmp_path: Path
+) -> None:
     failed = tmp_path / "on_failure"
-    release = f"0.1.0-hook{int(time.time())}"
     result = playbook(
         "deploy.yml",
         f"release={release}",
@@ -57,8 +64,9 @@ def test_a_failing_pre_deploy_hook_stops_the_deploy_before_anything_changed(befo
     assert last["result"].startswith("failed: deploy stopped before any node changed")
 
 
-def test_a_failing_release_step_switches_no_node_and_loses_no_request(before, demo_password: str, capsys) -> None:
-    release = f"0.1.0-stepfail{int(time.time())}"
+def test_a_failing_release_step_switches_no_node_and_loses_no_request(
+    before, release: str, demo_password: str, capsys
+) -> None:
     result, load = under_load(
         demo_password,
         lambda: playbook("deploy.yml", f"release={release}", extra(app_release_command="echo migrating; exit 3")),

@@ -23,6 +23,8 @@ SITE = "flask-stack.test"
 CA_ON_NODE = "/usr/local/share/ca-certificates/flask-stack-ca.crt"
 CERT = "/etc/ssl/flask-stack/site.crt"
 KEY = "/etc/ssl/flask-stack/site.key"
+PEER_CERT = "/etc/ssl/flask-stack/peer.crt"  # role tls's tls_peer_cert_path: the front's for mutual TLS
+PEER_KEY = "/etc/ssl/flask-stack/peer.key"
 UPSTREAM_CONF = "/etc/nginx/conf.d/flask-stack-upstream.conf"
 SITE_CONF = "/etc/nginx/sites-enabled/flask-stack.conf"
 STUB_LOG = "/var/log/upstream-stub/requests.log"
@@ -405,7 +407,7 @@ def test_the_app_node_answers_only_a_client_with_a_certificate_from_the_internal
         "curl -sS -o /dev/null -w '%{http_code}' --max-time 3 --cacert /etc/ssl/flask-stack/peer-ca.crt "
         f"--resolve {name}:8000:{address} https://{name}:8000/tls-check"
     )
-    own = "--cert /etc/ssl/flask-stack/peer.crt --key /etc/ssl/flask-stack/peer.key"  # role tls's peer files
+    own = f"--cert {PEER_CERT} --key {PEER_KEY}"
     assert host.check_output(f"{base} {own}") == "200"
     # Without a certificate, or with one the internal CA did not sign (the site's), no answer.
     for client in ("", f"--cert {CERT} --key {KEY}"):
@@ -601,8 +603,9 @@ def test_the_defaults_come_back_with_reloads_only(host, app_node, changed, run_c
     assert nginx_master(host) == changed  # reloads, never a restart
 
 
-def test_renew_yml_replaces_a_certificate_due_for_renewal_and_serves_it_at_once(host) -> None:
-    key_before = host.check_output(f"sha256sum {KEY}")
+def test_renew_yml_replaces_a_certificate_due_for_renewal_and_serves_it_at_once(host, app_node) -> None:
+    key_before = host.check_output(f"sha256sum {KEY} {PEER_KEY}")
+    peer_before = host.check_output(f"openssl x509 -in {PEER_CERT} -noout -fingerprint -sha256")
     served_before = served_fingerprint(host)
     config_before = host.check_output(f"sha256sum {SITE_CONF}")
     # Renewal due when fewer days remain than the certificate in place has left (plus one):
@@ -615,9 +618,15 @@ def test_renew_yml_replaces_a_certificate_due_for_renewal_and_serves_it_at_once(
     assert "renew done: the site's certificate on nginx-front has" in result.stdout
     assert served_fingerprint(host) != served_before
     assert served_fingerprint(host) == file_fingerprint(host)
-    assert host.check_output(f"sha256sum {KEY}") == key_before
-    assert host.check_output(f"sha256sum {SITE_CONF}") == config_before  # only the certificate changed
+    assert host.check_output(f"sha256sum {KEY} {PEER_KEY}") == key_before
+    assert host.check_output(f"sha256sum {SITE_CONF}") == config_before  # only the certificates changed
     assert https(host, "/").status == 200
+    # The front's own certificate for mutual TLS was due as well: signed again, and the app
+    # node takes the reloaded Nginx's requests with it.
+    assert host.check_output(f"openssl x509 -in {PEER_CERT} -noout -fingerprint -sha256") != peer_before
+    answer = https(host, "/after-renew")
+    assert (answer.status, answer.body.strip()) == (200, "stub nginx-app GET /after-renew")
+    assert f"GET /after-renew {answer.headers['x-request-id']} nginx-front\n" in stub_log(app_node)
 
 
 def test_a_config_nginx_rejects_fails_the_play_and_the_old_one_keeps_serving(host, run_converge) -> None:

@@ -85,7 +85,7 @@ def test_a_broken_sshd_setting_is_refused_and_changes_nothing(host, run_ssh_role
     # A value that passes the input checks but not sshd -t.
     result = run_ssh_role(json.dumps({"ssh_extra_settings": {"Ciphers": "no-such-cipher"}}))
     assert result.returncode != 0, result.stdout
-    assert "sshd refuses the configuration role ssh would make on common-node" in result.stdout
+    assert "sshd refuses the configuration role ssh would make on app-node" in result.stdout
     assert "Bad SSH2 cipher spec 'no-such-cipher'" in result.stdout.replace("''", "'")
     assert host.file(DROPIN).content == before
     assert "no-such-cipher" not in effective(host)["ciphers"]
@@ -101,7 +101,7 @@ def test_bad_inputs_fail_naming_each_variable_before_any_change(host, run_ssh_ro
     assert result.returncode != 0, result.stdout
     assert "ssh_max_auth_tries must be between 1 and 6; got -1" in result.stdout
     assert "ssh_extra_settings.X11Forwarding must be one line of text" in result.stdout
-    assert re.search(r"common-node\s*:\s*ok=\d+\s+changed=0\s", result.stdout), result.stdout
+    assert re.search(r"app-node\s*:\s*ok=\d+\s+changed=0\s", result.stdout), result.stdout
     dropin = host.file(DROPIN)
     assert (dropin.content, dropin.mtime) == before
     assert effective(host)["x11forwarding"] == "no"
