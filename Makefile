@@ -67,10 +67,10 @@ __second := $(addprefix molecule:,$(__lane2))
 __rest := $(addprefix molecule:,$(filter-out $(__lane1) $(__lane2),$(SCENARIOS)))
 
 molecule: venv image browser ## Molecule scenarios (converge, idempotence, verify), side by side; SCENARIOS="app nginx" for some; logs in artifacts/molecule/.
-	$(BIN)/python scripts/lanes.py --lead "$(__first)" "$(__second)" "$(__rest)"
+	$(BIN)/python scripts/lanes.py "$(__first)" "$(__second)" "$(__rest)"
 
 test: docker image browser venv ## Everything CI runs: the scenarios in three lanes, lint and the pytest suites first in the last; logs in artifacts/.
-	$(BIN)/python scripts/lanes.py --lead "$(__first)" "$(__second)" "make:lint make:test-app make:test-controller $(__rest)"
+	$(BIN)/python scripts/lanes.py "$(__first)" "$(__second)" "make:lint make:test-app make:test-controller $(__rest)"
 
 lab: venv image ## Bring up the lab over SSH and converge it; size APPS=N (>=1), FRONTS=M (>=2): default 2+2 or as it is now.
 	$(BIN)/python scripts/lab.py up $(if $(APPS),--apps $(APPS)) $(if $(FRONTS),--fronts $(FRONTS))

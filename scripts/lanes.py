@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run test jobs in lanes: the jobs of a lane one after the other, the lanes side by side.
 
-    scripts/lanes.py [--lead] LANE [LANE ...]
+    scripts/lanes.py LANE [LANE ...]
 
 A LANE is one argument, its jobs separated by spaces; a job is
     molecule:<scenario>   `molecule test -s <scenario>`, its log in artifacts/molecule/<scenario>.log
@@ -13,10 +13,6 @@ Each job's whole output goes to its log; the terminal shows when each job starts
 and each Molecule step, prefixed with the job's name. The first job that fails stops every
 other running job (its whole process group), the scenarios it interrupted are destroyed,
 the failed job's last lines are printed and the exit code is 1; Ctrl-C does the same (130).
-With --lead the first lane runs at the normal priority and the others under `nice -n 10`:
-the first lane (the longest) takes the CPU it can use, and the others fill the time it
-waits (a node booting, a drain, a health poll). Only the controller's processes are niced:
-what the jobs start in the containers runs at the normal priority.
 Molecule scenarios run side by side safely: each has its own containers, network
 (molecule-<scenario>) and ephemeral directory, each Molecule reads only its own scenario
 (MOLECULE_GLOB), and one scenario never appears in two lanes.
@@ -39,7 +35,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 TAIL_LINES = 60
-FOLLOWER_NICENESS = 10
 STOP_GRACE_SECONDS = 15
 DESTROY_TIMEOUT_SECONDS = 180
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -60,15 +55,13 @@ class Job:
     started: float | None = None
     ended: float | None = None
     returncode: int | None = None
-    niceness: int = 0
     process: subprocess.Popen[str] | None = field(default=None, repr=False)
 
     @property
     def command(self) -> list[str]:
-        nice = ["nice", "-n", str(self.niceness)] if self.niceness else []
         if self.kind == "molecule":
-            return [*nice, tool("molecule"), "test", "-s", self.name]
-        return [*nice, "make", "--no-print-directory", self.name]
+            return [tool("molecule"), "test", "-s", self.name]
+        return ["make", "--no-print-directory", self.name]
 
     @property
     def seconds(self) -> float:
@@ -313,27 +306,15 @@ class Runner:
         return 0 if passed == len(self.jobs) else 1
 
 
-def plan(specs: list[str], lead: bool = False) -> list[list[Job]]:
-    """The jobs of each non-empty lane; with lead, those after the first lane's run niced."""
-    lanes = [[parse_job(spec) for spec in lane.split()] for lane in specs]
-    lanes = [lane for lane in lanes if lane]
-    if lead:
-        for job in (job for lane in lanes[1:] for job in lane):
-            job.niceness = FOLLOWER_NICENESS
-    return lanes
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Run test jobs in lanes side by side (molecule:<scenario>, make:<target>); stop all on a failure.",
         epilog='example: scripts/lanes.py "molecule:default" "make:lint molecule:app molecule:nginx"',
     )
-    parser.add_argument(
-        "--lead", action="store_true", help=f"run the lanes after the first under nice -n {FOLLOWER_NICENESS}"
-    )
     parser.add_argument("lanes", nargs="+", metavar="LANE", help="space-separated jobs, run one after the other")
     args = parser.parse_args(argv)
-    lanes = plan(args.lanes, lead=args.lead)
+    lanes = [[parse_job(spec) for spec in lane.split()] for lane in args.lanes]
+    lanes = [lane for lane in lanes if lane]
     if not lanes:
         parser.error("no job given")
     specs = [job.spec for lane in lanes for job in lane]
