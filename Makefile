@@ -51,26 +51,21 @@ test-app: venv ## The Flask app's pytest suite.
 test-controller: venv ## Controller-side pytest suite (scripts, inventories), one worker per CPU.
 	pytest -q -n auto tests
 
-# The Molecule scenarios in lanes side by side (scripts/lanes.py): the first lane runs those of
-# LANE1 that SCENARIOS names, one after the other in LANE1's order (the longest, default, alone),
-# or else the first scenario; the second those of LANE2; the last the others, one after the other.
-# `make test` puts lint and the pytest suites first in the last lane. SCENARIOS="app nginx" runs
-# some of them. Three lanes on two cores: each lane waits (a node booting, a drain, a health
-# poll, keepalived's timers) for about a quarter of its time, which another lane's work fills.
+# The Molecule scenarios in two lanes side by side (scripts/lanes.py): the first lane runs
+# those of LANE1 that SCENARIOS names, one after the other in LANE1's order (the longest,
+# default, alone), or else the first scenario; the second lane the others, one after the other.
+# SCENARIOS="app nginx" runs some of them.
 SCENARIOS ?= default app nginx acme
 LANE1 ?= default
-LANE2 ?= app nginx
 __lane1 := $(or $(filter $(SCENARIOS),$(LANE1)),$(firstword $(SCENARIOS)))
-__lane2 := $(filter-out $(__lane1),$(filter $(SCENARIOS),$(LANE2)))
 __first := $(addprefix molecule:,$(__lane1))
-__second := $(addprefix molecule:,$(__lane2))
-__rest := $(addprefix molecule:,$(filter-out $(__lane1) $(__lane2),$(SCENARIOS)))
+__rest := $(addprefix molecule:,$(filter-out $(__lane1),$(SCENARIOS)))
 
 molecule: venv image browser ## Molecule scenarios (converge, idempotence, verify), side by side; SCENARIOS="app nginx" for some; logs in artifacts/molecule/.
-	$(BIN)/python scripts/lanes.py "$(__first)" "$(__second)" "$(__rest)"
+	$(BIN)/python scripts/lanes.py "$(__first)" "$(__rest)"
 
-test: docker image browser venv ## Everything CI runs: the scenarios in three lanes, lint and the pytest suites first in the last; logs in artifacts/.
-	$(BIN)/python scripts/lanes.py "$(__first)" "$(__second)" "make:lint make:test-app make:test-controller $(__rest)"
+test: docker image browser venv ## Everything CI runs: lint and the pytest suites beside the first scenario, then the others; logs in artifacts/.
+	$(BIN)/python scripts/lanes.py "$(__first)" "make:lint make:test-app make:test-controller $(__rest)"
 
 lab: venv image ## Bring up the lab over SSH and converge it; size APPS=N (>=1), FRONTS=M (>=2): default 2+2 or as it is now.
 	$(BIN)/python scripts/lab.py up $(if $(APPS),--apps $(APPS)) $(if $(FRONTS),--fronts $(FRONTS))
