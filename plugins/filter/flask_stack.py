@@ -5,6 +5,8 @@
 - ``upstream_servers``: one ``{host, address, port, tls}`` per app node (role nginx's upstream,
   role tls's names in an app node's certificate).
 - ``app_port``: an app node's port, its ``app_port`` or role app's default.
+- ``mutual_tls``: whether any app node speaks mutual TLS (the runs that give the nodes their
+  certificates for it: site.yml, renew.yml).
 """
 
 from __future__ import annotations
@@ -88,6 +90,12 @@ def upstream_servers(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[
     return servers
 
 
+def mutual_tls(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> bool:
+    """Whether any of these app nodes serves the fronts over mutual TLS (``app_tls``): then every
+    front and app node needs its certificate from the internal CA (role tls, entry point peer)."""
+    return any(app_tls(hostvars[host]) for host in hosts)
+
+
 class FilterModule:
     """Ansible's entry point for the filters above."""
 
@@ -96,5 +104,6 @@ class FilterModule:
             "front_addresses": front_addresses,
             "app_port": app_port,
             "app_tls": app_tls,
+            "mutual_tls": mutual_tls,
             "upstream_servers": upstream_servers,
         }
