@@ -350,17 +350,6 @@ def test_systemd_brings_gunicorn_back_after_sigkill(host) -> None:
     assert healthz(host)["status"] == "ok"
 
 
-def test_a_new_release_switches_current_and_keeps_the_previous(host, run_converge) -> None:
-    first = current_release(host)
-    new = f"0.1.0-next{int(time.time())}"
-    result = run_converge(f"app_release_id={new}")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert current_release(host) == new
-    assert healthz(host)["release"] == new
-    assert host.check_output("basename $(readlink -f /opt/loginapp/previous)") == first
-    assert host.file(f"/opt/loginapp/releases/{first}/venv/bin/gunicorn").exists
-
-
 def test_a_release_that_cannot_import_fails_and_the_previous_keeps_serving(host, run_converge) -> None:
     serving = current_release(host)
     result = run_converge(f"app_source={SCENARIO / 'broken'}", "app_release_id=0.0.1-broken")

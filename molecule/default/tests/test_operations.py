@@ -23,7 +23,7 @@ from load import Load
 from scenario_helpers import ansible_env, run_playbook
 from site_client import STYLESHEET, page_user, site_user
 
-from conftest import APP, APP_CONFIG_DIR, APP_PORT, APP_ROOT, EPHEMERAL, PEER_CERT, PEER_KEY, address, node
+from conftest import APP, APP_CONFIG_DIR, APP_PORT, APP_ROOT, EPHEMERAL, PEER_CERT, PEER_KEY, address, direct, node
 
 PROJECT = Path(__file__).resolve().parents[3]
 SCENARIO = PROJECT / "molecule" / "default"
@@ -166,6 +166,10 @@ def test_a_deploy_killed_while_a_node_is_out_is_completed_by_the_next_one(
     assert load.sent > 100
     assert not load.failed(), load.failures()
     assert set(releases().values()) == {new_release}
+    # Each app node serves it (as a front's health check sees it) and keeps what served before as previous.
+    for name in APPS:
+        assert json.loads(node("front1").check_output(direct(name)))["release"] == new_release
+        assert node(name).check_output(f"basename $(readlink -f {APP_ROOT}/previous)") == original[name]
     assert every_node_is_up()
     assert not node("front1").file(LOCK).exists
 
