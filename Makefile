@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv docker image browser lint docs lock test test-app test-controller molecule lab lab-down bench clean
+.PHONY: help venv docker image image-ready browser lint docs lock test test-app test-controller molecule lab lab-down bench clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -64,8 +64,14 @@ __rest := $(addprefix molecule:,$(filter-out $(__lane1),$(SCENARIOS)))
 molecule: venv image browser ## Molecule scenarios (converge, idempotence, verify), side by side; SCENARIOS="app nginx" for some; logs in artifacts/molecule/.
 	$(BIN)/python scripts/lanes.py "$(__first)" "$(__rest)"
 
-test: docker image browser venv ## Everything CI runs: lint and the pytest suites beside the first scenario, then the others; logs in artifacts/.
-	$(BIN)/python scripts/lanes.py "$(__first)" "make:lint make:test-app make:test-controller $(__rest)"
+# The node image and Chromium are made in the first lane while the second runs lint and the
+# pytest suites, which need neither (on a new machine that is about a minute and a half);
+# the second lane's image-ready waits for the first lane's build (scripts/node-image holds a lock).
+test: docker venv ## Everything CI runs: lint and the pytest suites beside the first scenario, then the others; logs in artifacts/.
+	$(BIN)/python scripts/lanes.py "make:image make:browser $(__first)" "make:lint make:test-app make:test-controller make:image-ready $(__rest)"
+
+image-ready: ## The node image, waiting for a build another job runs (make test's second lane).
+	scripts/node-image
 
 lab: venv image ## Bring up the lab over SSH and converge it; size APPS=N (>=1), FRONTS=M (>=2): default 2+2 or as it is now.
 	$(BIN)/python scripts/lab.py up $(if $(APPS),--apps $(APPS)) $(if $(FRONTS),--fronts $(FRONTS))
