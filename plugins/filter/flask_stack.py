@@ -7,6 +7,9 @@
 - ``app_port``: an app node's port, its ``app_port`` or role app's default.
 - ``mutual_tls``: whether any app node speaks mutual TLS (the runs that give the nodes their
   certificates for it: site.yml, renew.yml).
+- ``app_name``: an app node's service name, its ``app_name`` or role app's default (role
+  exporters' systemd units, role monitor's alert on the app's service).
+- ``node_address``: the address other nodes reach a node at (role monitor's scrape targets).
 """
 
 from __future__ import annotations
@@ -75,6 +78,18 @@ def app_port(node_vars: Mapping[str, Any]) -> int | str:
         return str(value)
 
 
+def app_name(node_vars: Mapping[str, Any]) -> str:
+    """An app node's service name: its ``app_name`` from the inventory, or role app's default."""
+    value = node_vars.get("app_name")
+    return str(value) if value not in (None, "") else str(_app_defaults()["app_name"])
+
+
+def node_address(host: str, hostvars: Mapping[str, Any]) -> str:
+    """A node's default IPv4 address from its facts, else its ``ansible_host``, else its name."""
+    address = (_facts(hostvars, host).get("default_ipv4") or {}).get("address")
+    return str(address or hostvars[host].get("ansible_host") or host)
+
+
 def upstream_servers(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One server per app node: its ``app_upstream_address``, else its default IPv4 address,
     else ``ansible_host``, else its name; its port; and whether it speaks mutual TLS."""
@@ -83,9 +98,7 @@ def upstream_servers(hosts: Iterable[str], hostvars: Mapping[str, Any]) -> list[
         node = hostvars[host]
         address = node.get("app_upstream_address")
         if not address:
-            address = (_facts(hostvars, host).get("default_ipv4") or {}).get("address")
-        if not address:
-            address = node.get("ansible_host") or host
+            address = node_address(host, hostvars)
         servers.append({"host": host, "address": str(address), "port": app_port(node), "tls": app_tls(node)})
     return servers
 
@@ -104,6 +117,8 @@ class FilterModule:
             "front_addresses": front_addresses,
             "app_port": app_port,
             "app_tls": app_tls,
+            "app_name": app_name,
+            "node_address": node_address,
             "mutual_tls": mutual_tls,
             "upstream_servers": upstream_servers,
         }

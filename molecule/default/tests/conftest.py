@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -57,6 +59,29 @@ def direct(app: str, path: str = "/healthz", *, cert: bool = True) -> str:
 def node(name: str):
     """A Testinfra host for one node of the scenario (commands run as root through sudo)."""
     return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+MONITOR = "mon1"  # role monitor's node: Prometheus and Alertmanager on its loopback
+
+
+def monitor_api(url: str, **params: str) -> object:
+    """A JSON answer of Prometheus's or Alertmanager's API on the monitor node, asked there."""
+    encoded = "".join(f" --data-urlencode {shlex.quote(f'{k}={v}')}" for k, v in params.items())
+    return json.loads(node(MONITOR).check_output(f"curl -sS --fail --max-time 5 -G{encoded} {shlex.quote(url)}"))
+
+
+def alerts_fired_between(start: float, end: float) -> list[str]:
+    """Every alert Prometheus had firing at some time from `start` to `end` (epoch seconds), as '<alert> on <node>'."""
+    answer = monitor_api(
+        "http://127.0.0.1:9090/api/v1/query_range",
+        query='ALERTS{alertstate="firing"}',
+        start=f"{start:.3f}",
+        end=f"{end:.3f}",
+        step="1s",
+    )
+    assert answer["status"] == "success", answer  # type: ignore[index]
+    series = answer["data"]["result"]  # type: ignore[index]
+    return sorted(f"{s['metric']['alertname']} on {s['metric'].get('node', '?')}" for s in series)
 
 
 @dataclass

@@ -25,6 +25,7 @@ ROLLBACK_TIMER = "flask-stack-firewall-rollback.timer"
 PROBE_PORT = 9099
 FRONT_NAMES = ("front1", "front2")
 APP_NAMES = ("app1", "app2")
+NODE_EXPORTER, NGINX_EXPORTER = 9100, 9113
 ANYWHERE = {"0.0.0.0/0", "::/0"}
 
 
@@ -121,7 +122,7 @@ def test_a_service_listening_on_every_address_is_reached_from_loopback_only() ->
         app1.run(f"systemctl stop {probe}")
 
 
-@pytest.mark.parametrize("name", [*FRONT_NAMES, *APP_NAMES, "app3"])
+@pytest.mark.parametrize("name", [*FRONT_NAMES, *APP_NAMES, "app3", "mon1"])
 def test_the_live_ruleset_matches_the_nodes_role(name: str) -> None:
     ruleset = table(name)
     chains = {item["chain"]["hook"]: item["chain"] for item in ruleset["nftables"] if "chain" in item}
@@ -140,8 +141,11 @@ def test_the_live_ruleset_matches_the_nodes_role(name: str) -> None:
     elif name in APP_NAMES:
         assert open_to(ruleset, APP_PORT) == fronts, "the app port is open to the fronts' addresses only"
         assert open_to(ruleset, 80) == open_to(ruleset, 443) == set()
-    else:  # a spare: SSH only
-        assert {p for a in port_accepts(ruleset) if a.proto == "tcp" for p in a.ports} == {22}
+    else:  # a spare: SSH, and the node exporter's port for the monitor node
+        assert {p for a in port_accepts(ruleset) if a.proto == "tcp" for p in a.ports} == {22, NODE_EXPORTER}
+    # The exporters' ports (role exporters) to the monitor node only (role monitor).
+    assert open_to(ruleset, NODE_EXPORTER) == {address("mon1")}
+    assert open_to(ruleset, NGINX_EXPORTER) == ({address("mon1")} if name in FRONT_NAMES else set())
     host = node(name)
     assert host.service("nftables").is_enabled, "the ruleset is loaded again at boot"
     boot = host.file("/etc/nftables.conf").content_string

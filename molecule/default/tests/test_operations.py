@@ -23,7 +23,19 @@ from load import Load
 from scenario_helpers import ansible_env, run_playbook
 from site_client import STYLESHEET, page_user, site_user
 
-from conftest import APP, APP_CONFIG_DIR, APP_PORT, APP_ROOT, EPHEMERAL, PEER_CERT, PEER_KEY, address, direct, node
+from conftest import (
+    APP,
+    APP_CONFIG_DIR,
+    APP_PORT,
+    APP_ROOT,
+    EPHEMERAL,
+    PEER_CERT,
+    PEER_KEY,
+    address,
+    alerts_fired_between,
+    direct,
+    node,
+)
 
 PROJECT = Path(__file__).resolve().parents[3]
 SCENARIO = PROJECT / "molecule" / "default"
@@ -640,9 +652,11 @@ def test_a_deploy_that_changes_the_stylesheet_keeps_every_pages_stylesheet_answe
     hook = f'echo "$DEPLOY_PHASE $DEPLOY_RELEASE $DEPLOY_PREVIOUS $DEPLOY_USER $DEPLOY_NODES" >> {seen}'
     hooks = extra(app_release_command=STEP, hooks_pre_deploy=[hook], hooks_post_deploy=[hook])
 
+    started = time.time()
     result, load, pages = under_load_with_pages(
         demo_password, lambda: playbook("deploy.yml", f"release={restyled}", f"app_source={restyled_app}", hooks)
     )
+    ended = time.time()
     report(capsys, f"deploy {restyled} with a new style.css", load)
     with capsys.disabled():
         print(f"  and {pages}; stylesheets linked: {dict(pages.values())}")
@@ -676,6 +690,8 @@ def test_a_deploy_that_changes_the_stylesheet_keeps_every_pages_stylesheet_answe
     assert new_css.endswith(RESTYLE)
     assert assert_hashed_stylesheet_answers(browser, old_href) == old_css, "the old release's file is kept"
     assert_plain_stylesheet_is(browser, new_css)
+    # The monitor node saw the rolling deploy and no alert fired (role monitor; each node was out for seconds).
+    assert alerts_fired_between(started, ended + 5) == []
     restyle.update(new_href=new_href, release=restyled)
 
 

@@ -1,0 +1,114 @@
+"""Roles monitor (Prometheus and Alertmanager on mon1) and exporters (every front, app node and
+mon1), as site.yml converged them: every target up, the exporters answering the monitor node
+and no one else, and an app node's service stopped firing its alert, which reaches
+Alertmanager and clears when the service is back. The scenario's windows are short
+(molecule.yml: scrape and evaluation every 2 s, alerts after 6 s)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from conftest import APP, MONITOR, address, monitor_api, node
+
+WATCHED = ("front1", "front2", "app1", "app2", MONITOR)
+FRONT_NAMES = ("front1", "front2")
+NODE_EXPORTER, NGINX_EXPORTER = 9100, 9113
+T = TypeVar("T")
+
+
+def prometheus(path: str, **params: str) -> object:
+    answer = monitor_api(f"http://127.0.0.1:9090/api/v1/{path}", **params)
+    assert answer["status"] == "success", answer  # type: ignore[index]
+    return answer["data"]  # type: ignore[index]
+
+
+def query(expr: str) -> set[tuple[str, str]]:
+    """Each series of an instant query: its node and value."""
+    result = prometheus("query", query=expr)["result"]  # type: ignore[index]
+    return {(r["metric"]["node"], r["value"][1]) for r in result}
+
+
+def wait_for(what: str, probe: Callable[[], T], timeout: float) -> T:
+    """Ask `probe` every second until it gives something true; fail naming `what` and its last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value or time.monotonic() > deadline:
+            assert value, f"{what} within {timeout:.0f} s; last seen: {value!r}"
+            return value
+        time.sleep(1)
+
+
+def targets() -> dict[tuple[str, str], str]:
+    """Each scraped target's (job, node) and its health."""
+    active = prometheus("targets", state="active")["activeTargets"]  # type: ignore[index]
+    return {(t["labels"]["job"], t["labels"]["node"]): t["health"] for t in active}
+
+
+def firing(alert: str) -> list[dict]:
+    alerts = prometheus("alerts")["alerts"]  # type: ignore[index]
+    return [a for a in alerts if a["labels"]["alertname"] == alert and a["state"] == "firing"]
+
+
+def test_every_node_and_front_is_scraped_and_up() -> None:
+    expected = {("node", name) for name in WATCHED} | {("nginx", name) for name in FRONT_NAMES}
+    expected.add(("prometheus", MONITOR))
+    seen = wait_for(
+        "every target up",
+        lambda: (lambda t: t if set(t) == expected and set(t.values()) == {"up"} else {})(targets()),
+        60,
+    )
+    assert set(seen) == expected
+    # The stack's units, by the app's name, reach Prometheus from the node exporters.
+    units = f'node_systemd_unit_state{{name="{APP}.service",state="active"}}'
+    assert query(units) == {("app1", "1"), ("app2", "1")}
+    assert query("nginx_up") == {("front1", "1"), ("front2", "1")}
+    rules = {r["name"] for g in prometheus("rules")["groups"] for r in g["rules"]}  # type: ignore[index]
+    assert {"NodeDown", "FrontNginxDown", "AppServiceDown", "DiskNearlyFull", "MemoryNearlyFull"} <= rules
+
+
+def test_the_exporters_answer_the_monitor_node_and_no_one_else() -> None:
+    for name in WATCHED:
+        ports = (NODE_EXPORTER, NGINX_EXPORTER) if name in FRONT_NAMES else (NODE_EXPORTER,)
+        other = "front1" if name == "app2" else "app2"  # another node of the cluster
+        for port in ports:
+            url = f"http://{address(name)}:{port}/metrics"
+            assert "# HELP" in node(MONITOR).check_output(f"curl -sS --fail --max-time 5 {url}"), (name, port)
+            # Dropped by the node's ruleset: curl gives up (a refused connection would end at once).
+            refused = node(other).run(f"curl -sS --max-time 1 -o /dev/null {url}")
+            assert refused.rc != 0, f"{other} reached {name}:{port}"
+    # Nor the machine that runs the tests.
+    try:
+        socket.create_connection((address("front1"), NODE_EXPORTER), timeout=1).close()
+        raise AssertionError("the controller reached front1's node exporter")
+    except OSError:
+        pass
+    # Prometheus and Alertmanager listen on the monitor node's loopback only.
+    assert node("front1").run(f"curl -sS --max-time 2 -o /dev/null http://{address(MONITOR)}:9090/").rc != 0
+
+
+def test_an_app_service_stopped_fires_its_alert_which_reaches_alertmanager_and_clears_when_back() -> None:
+    app1 = node("app1")
+    assert not firing("AppServiceDown"), firing("AppServiceDown")
+    app1.check_output(f"systemctl stop {APP}.socket {APP}.service")
+    try:
+        fired = wait_for("AppServiceDown firing for app1", lambda: firing("AppServiceDown"), 45)
+        in_alertmanager = wait_for(
+            "the alert in Alertmanager",
+            lambda: [
+                a
+                for a in monitor_api("http://127.0.0.1:9093/api/v2/alerts")
+                if a["labels"]["alertname"] == "AppServiceDown"
+            ],  # type: ignore[union-attr]
+            30,
+        )
+    finally:
+        app1.check_output(f"systemctl start {APP}.socket {APP}.service")
+    assert [a["labels"]["node"] for a in fired] == ["app1"]
+    assert fired[0]["annotations"]["summary"] == f"The app's service {APP}.service is not active on app1"
+    assert "make logs NODES=app1" in fired[0]["annotations"]["description"]
+    assert [a["labels"]["node"] for a in in_alertmanager] == ["app1"]
+    wait_for("AppServiceDown cleared", lambda: not firing("AppServiceDown"), 45)
