@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv docker image image-ready browser lint docs lock test test-app test-controller molecule lab lab-down bench clean
+.PHONY: help venv docker image image-ready browser promtool lint docs lock test test-app test-controller molecule lab lab-down bench clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -48,7 +48,10 @@ lock: venv ## Regenerate the app's hash locks (app/requirements.lock, app/requir
 test-app: venv ## The Flask app's pytest suite.
 	pytest -q app/tests
 
-test-controller: venv ## Controller-side pytest suite (scripts, inventories), one worker per CPU.
+promtool: ## Unpack Debian's promtool into .cache/promtool/ for the alert rules' tests (nothing installed).
+	scripts/ensure-promtool
+
+test-controller: venv promtool ## Controller-side pytest suite (scripts, inventories, alert rules), one worker per CPU.
 	pytest -q -n auto tests
 
 # The Molecule scenarios in two lanes side by side (scripts/lanes.py): the first lane runs
@@ -67,7 +70,7 @@ molecule: venv image browser ## Molecule scenarios (converge, idempotence, verif
 # The node image and Chromium are made in the first lane while the second runs lint and the
 # pytest suites, which need neither (on a new machine that is about a minute and a half);
 # the second lane's image-ready waits for the first lane's build (scripts/node-image holds a lock).
-test: docker venv ## Everything CI runs: lint and the pytest suites beside the first scenario, then the others; logs in artifacts/.
+test: docker venv promtool ## Everything CI runs: lint and the pytest suites beside the first scenario, then the others; logs in artifacts/.
 	$(BIN)/python scripts/lanes.py "make:image make:browser $(__first)" "make:lint make:test-app make:test-controller make:image-ready $(__rest)"
 
 image-ready: ## The node image, waiting for a build another job runs (make test's second lane).

@@ -1,0 +1,218 @@
+"""Role monitor's alert rules, rendered from their template as the role renders them, checked by
+Debian's promtool (`promtool check rules`) and unit-tested with recorded series (`promtool
+test rules`): each alert fires after its window with the node and what to run, not before, and
+not for what it must leave alone. promtool comes from scripts/ensure-promtool (make test-controller)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "roles" / "monitor" / "templates" / "alerts.yml.j2"
+DEFAULTS = yaml.safe_load((ROOT / "roles" / "monitor" / "defaults" / "main.yml").read_text())
+PROMTOOL = ROOT / ".cache" / "promtool" / "promtool"
+APP = "flaskapp"
+
+
+def render(**overrides: Any) -> str:
+    """The rules file as role monitor writes it, with the role's defaults and one app service."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["comment"] = lambda text: "\n".join(f"# {line}" for line in str(text).splitlines())
+    env.filters["regex_escape"] = re.escape
+    env.filters["regex_replace"] = lambda value, pattern, replacement: re.sub(pattern, replacement, value)
+    values = {**DEFAULTS, "ansible_managed": "Ansible managed", "__monitor_app_services": [APP], **overrides}
+    return env.from_string(TEMPLATE.read_text()).render(values)
+
+
+def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    assert PROMTOOL.is_file(), f"{PROMTOOL} is missing: run scripts/ensure-promtool (make test-controller does)"
+    return subprocess.run([str(PROMTOOL), *args], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def node_down(node: str) -> dict[str, Any]:
+    return {
+        "exp_labels": {"alertname": "NodeDown", "severity": "critical", "job": "node", "node": node},
+        "exp_annotations": {
+            "summary": f"{node} does not answer the monitor (its node exporter is down or the node is)",
+            "description": f"Run `make status`, then `make logs NODES={node}`.",
+        },
+    }
+
+
+# One test group per window: the down alerts (for: 1m, read every 15 s), then the full ones (5m).
+TESTS: list[dict[str, Any]] = [
+    {
+        "interval": "15s",
+        "input_series": [
+            {"series": 'up{job="node", node="app1"}', "values": "1 1 0 0 0 0 0 0 0 0"},
+            {"series": 'up{job="node", node="front2"}', "values": "1 0 0 0 1 1 1 1 1 1"},  # 45 s down: no alert
+            {"series": 'up{job="nginx", node="front1"}', "values": "1x9"},
+            {"series": 'nginx_up{job="nginx", node="front1"}', "values": "1 1 0 0 0 0 0 0 0 0"},
+            {
+                "series": f'node_systemd_unit_state{{job="node", node="app2", name="{APP}.service", state="active"}}',
+                "values": "1 0 0 0 0 0 0 0 0 0",
+            },
+            {  # down from 15 s to 90 s, back at 105 s: cleared at 2 min
+                "series": f'node_systemd_unit_state{{job="node", node="app1", name="{APP}.service", state="active"}}',
+                "values": "1 0 0 0 0 0 0 1 1 1",
+            },
+            {  # another unit of the node exporter's list is not the app
+                "series": 'node_systemd_unit_state{job="node", node="app2", name="ssh.service", state="active"}',
+                "values": "0x9",
+            },
+        ],
+        "alert_rule_test": [
+            {"eval_time": "45s", "alertname": "NodeDown", "exp_alerts": []},  # pending, not firing yet
+            {"eval_time": "2m", "alertname": "NodeDown", "exp_alerts": [node_down("app1")]},
+            {
+                "eval_time": "2m",
+                "alertname": "FrontNginxDown",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "critical", "job": "nginx", "node": "front1"},
+                        "exp_annotations": {
+                            "summary": "Nginx on the front front1 does not answer its status page",
+                            "description": "Run `make status`, then `make logs NODES=front1 NGINX=true`.",
+                        },
+                    }
+                ],
+            },
+            {
+                "eval_time": "1m30s",
+                "alertname": "AppServiceDown",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {
+                            "severity": "critical",
+                            "job": "node",
+                            "node": node,
+                            "name": f"{APP}.service",
+                            "state": "active",
+                        },
+                        "exp_annotations": {
+                            "summary": f"The app's service {APP}.service is not active on {node}",
+                            "description": f"Run `make status`, then `make logs NODES={node}`.",
+                        },
+                    }
+                    for node in ("app1", "app2")
+                ],
+            },
+            {
+                "eval_time": "2m",
+                "alertname": "AppServiceDown",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {
+                            "severity": "critical",
+                            "job": "node",
+                            "node": "app2",
+                            "name": f"{APP}.service",
+                            "state": "active",
+                        },
+                        "exp_annotations": {
+                            "summary": f"The app's service {APP}.service is not active on app2",
+                            "description": "Run `make status`, then `make logs NODES=app2`.",
+                        },
+                    }
+                ],
+            },
+        ],
+    },
+    {
+        "interval": "1m",
+        "input_series": [
+            {"series": 'node_memory_MemTotal_bytes{job="node", node="app1"}', "values": "100x10"},
+            {"series": 'node_memory_MemAvailable_bytes{job="node", node="app1"}', "values": "5x10"},
+            {"series": 'node_memory_MemTotal_bytes{job="node", node="app2"}', "values": "100x10"},
+            {"series": 'node_memory_MemAvailable_bytes{job="node", node="app2"}', "values": "20x10"},
+            {
+                "series": 'node_filesystem_size_bytes{job="node", node="front1", fstype="ext4", mountpoint="/"}',
+                "values": "100x10",
+            },
+            {
+                "series": 'node_filesystem_avail_bytes{job="node", node="front1", fstype="ext4", mountpoint="/"}',
+                "values": "4x10",
+            },
+            {  # a container's overlay is the host's disk: left alone
+                "series": 'node_filesystem_size_bytes{job="node", node="front2", fstype="overlay", mountpoint="/"}',
+                "values": "100x10",
+            },
+            {
+                "series": 'node_filesystem_avail_bytes{job="node", node="front2", fstype="overlay", mountpoint="/"}',
+                "values": "1x10",
+            },
+        ],
+        "alert_rule_test": [
+            {"eval_time": "4m", "alertname": "MemoryNearlyFull", "exp_alerts": []},
+            {
+                "eval_time": "6m",
+                "alertname": "MemoryNearlyFull",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "warning", "job": "node", "node": "app1"},
+                        "exp_annotations": {
+                            "summary": "app1 uses 95% of its memory",
+                            "description": "Run `make status` (the app's memory limit) and `make logs NODES=app1`.",
+                        },
+                    }
+                ],
+            },
+            {
+                "eval_time": "6m",
+                "alertname": "DiskNearlyFull",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {
+                            "severity": "warning",
+                            "job": "node",
+                            "node": "front1",
+                            "fstype": "ext4",
+                            "mountpoint": "/",
+                        },
+                        "exp_annotations": {
+                            "summary": "/ on front1 is 96% full",
+                            "description": "Free space on front1; `make logs NODES=front1` shows what writes.",
+                        },
+                    }
+                ],
+            },
+        ],
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("rules")
+    (directory / "alerts.yml").write_text(render())
+    (directory / "tests.yml").write_text(
+        yaml.safe_dump({"rule_files": ["alerts.yml"], "evaluation_interval": "15s", "tests": TESTS}, sort_keys=False)
+    )
+    return directory
+
+
+def test_the_rendered_rules_pass_promtool_check(rules_dir: Path) -> None:
+    result = promtool("check", "rules", "alerts.yml", cwd=rules_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 5 rules found" in result.stdout + result.stderr
+
+
+def test_each_alert_fires_after_its_window_naming_the_node_and_clears(rules_dir: Path) -> None:
+    result = promtool("test", "rules", "tests.yml", cwd=rules_dir)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_rule_that_fires_at_once_would_fail_the_tests(tmp_path: Path, rules_dir: Path) -> None:
+    """The unit tests can fail: with no window (for: 0s) the 45 s check sees NodeDown firing."""
+    (tmp_path / "alerts.yml").write_text(render(monitor_alert_for="0s"))
+    (tmp_path / "tests.yml").write_text((rules_dir / "tests.yml").read_text())
+    result = promtool("test", "rules", "tests.yml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "NodeDown" in result.stdout + result.stderr
