@@ -76,8 +76,8 @@ test: docker venv promtool ## Everything CI runs: lint and the pytest suites bes
 image-ready: ## The node image, waiting for a build another job runs (make test's second lane).
 	scripts/node-image
 
-lab: venv image ## Bring up the lab over SSH and converge it; size APPS=N (>=1), FRONTS=M (>=2): default 2+2 or as it is now.
-	$(BIN)/python scripts/lab.py up $(if $(APPS),--apps $(APPS)) $(if $(FRONTS),--fronts $(FRONTS))
+lab: venv image ## Bring up the lab over SSH and converge it; size APPS=N (>=1), FRONTS=M (>=2), MONITOR=0|1: default 2+2+1 or as it is now.
+	$(BIN)/python scripts/lab.py up $(if $(APPS),--apps $(APPS)) $(if $(FRONTS),--fronts $(FRONTS)) $(if $(MONITOR),--monitor $(MONITOR))
 
 bench: venv ## Measure the running lab: req/s, latency, CPU per request per tier, operations; writes artifacts/bench/.
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -79,7 +79,7 @@ def test_the_lab_ca_is_outside_the_project_where_tls_ca_dir_says() -> None:
 def test_summary_is_json_with_absolute_paths_the_size_and_ssh_as_the_ops_user() -> None:
     data = json.loads(json.dumps(lab.summary(lab.lab_nodes(apps=3))))
     assert data["inventory"].startswith("/")
-    assert data["size"] == {"apps": 3, "fronts": 2}
+    assert data["size"] == {"apps": 3, "fronts": 2, "monitor": 0}
     assert [f["name"] for f in data["fronts"]] == ["front1", "front2"]
     assert [a["name"] for a in data["apps"]] == ["app1", "app2", "app3"]
     assert {n["name"] for n in data["nodes"]} == {"front1", "front2", "app1", "app2", "app3"}
@@ -112,15 +112,36 @@ def test_summary_and_output_give_the_url_and_curl_line_through_the_floating_addr
 
 def test_the_size_is_remembered_and_only_what_is_asked_for_changes(tmp_path: Path) -> None:
     summary = tmp_path / "lab.json"
-    assert lab.wanted_size(None, None, summary) == {"apps": 2, "fronts": 2}
+    assert lab.wanted_size(None, None, summary) == {"apps": 2, "fronts": 2, "monitor": 1}
     summary.write_text(json.dumps(lab.summary(lab.lab_nodes(apps=3, fronts=3))))
-    assert lab.wanted_size(None, None, summary) == {"apps": 3, "fronts": 3}
-    assert lab.wanted_size(2, None, summary) == {"apps": 2, "fronts": 3}
-    assert lab.wanted_size(None, 2, summary) == {"apps": 3, "fronts": 2}
+    assert lab.wanted_size(None, None, summary) == {"apps": 3, "fronts": 3, "monitor": 0}
+    assert lab.wanted_size(2, None, summary) == {"apps": 2, "fronts": 3, "monitor": 0}
+    assert lab.wanted_size(None, 2, summary, monitor=1) == {"apps": 3, "fronts": 2, "monitor": 1}
     with pytest.raises(lab.SizeError, match="APPS"):
         lab.wanted_size(0, None, summary)
+    with pytest.raises(lab.SizeError, match=r"MONITOR \(--monitor\) must be 0 or 1"):
+        lab.wanted_size(None, None, summary, monitor=2)
     summary.write_text("{not json")
-    assert lab.wanted_size(None, None, summary) == {"apps": 2, "fronts": 2}
+    assert lab.wanted_size(None, None, summary) == {"apps": 2, "fronts": 2, "monitor": 1}
+
+
+def test_the_monitor_node_has_its_group_address_and_an_ssh_tunnel_to_prometheus(capsys) -> None:
+    nodes = lab.lab_nodes("10.9.8", 9000, apps=2, fronts=2, monitor=1)
+    monitor = [n for n in nodes if n.group == "monitor"]
+    assert [(n.name, n.address, n.http_port) for n in monitor] == [("mon1", "10.9.8.5", None)]
+    assert len({n.address for n in nodes}) == len(nodes) and lab.lab_vip("10.9.8") not in {n.address for n in nodes}
+    inventory = yaml.safe_load(lab.render_inventory(nodes))
+    assert inventory["all"]["children"]["monitor"]["hosts"] == {"mon1": {"ansible_host": "10.9.8.5"}}
+    data = json.loads(json.dumps(lab.summary(nodes)))
+    assert data["size"] == {"apps": 2, "fronts": 2, "monitor": 1}
+    assert data["monitor"]["tunnel"].endswith(
+        f"-N -L 9090:127.0.0.1:9090 -L 9093:127.0.0.1:9093 {data['ssh_user']}@10.9.8.5"
+    )
+    lab.print_summary(data)
+    assert "monitor:  mon1 (Prometheus, Alertmanager); open http://127.0.0.1:9090/ after:" in capsys.readouterr().out
+    assert lab.summary(lab.lab_nodes(apps=2))["monitor"] is None
+    # Role ssh lets the monitor node forward the tunnel's ports (it forwards none by default).
+    assert yaml.safe_load(lab.render_monitor_vars()) == {"ssh_allow_tcp_forwarding": True}
 
 
 def test_node_yml_is_plain_data_the_lab_turns_into_docker_flags() -> None:
