@@ -9,9 +9,14 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
+from scenario_helpers import run_playbook
+
 from conftest import APP, MONITOR, address, monitor_api, node
+
+PROJECT = Path(__file__).resolve().parents[3]
 
 WATCHED = ("front1", "front2", "app1", "app2", MONITOR)
 FRONT_NAMES = ("front1", "front2")
@@ -90,7 +95,7 @@ def test_the_exporters_answer_the_monitor_node_and_no_one_else() -> None:
     assert node("front1").run(f"curl -sS --max-time 2 -o /dev/null http://{address(MONITOR)}:9090/").rc != 0
 
 
-def test_an_app_service_stopped_fires_its_alert_which_reaches_alertmanager_and_clears_when_back() -> None:
+def test_an_app_service_stopped_fires_its_alert_seen_in_alertmanager_and_status_and_clears_when_back() -> None:
     app1 = node("app1")
     assert not firing("AppServiceDown"), firing("AppServiceDown")
     app1.check_output(f"systemctl stop {APP}.socket {APP}.service")
@@ -105,8 +110,12 @@ def test_an_app_service_stopped_fires_its_alert_which_reaches_alertmanager_and_c
             ],  # type: ignore[union-attr]
             30,
         )
+        status = run_playbook(PROJECT / "playbooks" / "status.yml")
     finally:
         app1.check_output(f"systemctl start {APP}.socket {APP}.service")
+    assert status.returncode == 0, status.stdout[-3000:]
+    assert "alerts firing (Prometheus on mon1): 1" in status.stdout, status.stdout[-3000:]
+    assert f"The app's service {APP}.service is not active on app1" in status.stdout
     assert [a["labels"]["node"] for a in fired] == ["app1"]
     assert fired[0]["annotations"]["summary"] == f"The app's service {APP}.service is not active on app1"
     assert "make logs NODES=app1" in fired[0]["annotations"]["description"]

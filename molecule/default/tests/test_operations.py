@@ -287,6 +287,9 @@ def test_status_prints_one_line_per_node() -> None:
         assert name in result.stdout
     assert "app1=up/200" in result.stdout
     assert "deploy lock on front1: free" in result.stdout
+    assert (
+        "alerts firing (Prometheus on mon1): " in result.stdout
+    )  # role monitor's line (test_monitor.py has one firing)
 
 
 def test_a_deploy_with_an_app_node_stopped_refuses_before_touching_anything() -> None:
