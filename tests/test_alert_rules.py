@@ -25,9 +25,13 @@ def render(**overrides: Any) -> str:
     """The rules file as role monitor writes it, with the role's defaults and one app service."""
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters["comment"] = lambda text: "\n".join(f"# {line}" for line in str(text).splitlines())
-    env.filters["regex_escape"] = re.escape
-    env.filters["regex_replace"] = lambda value, pattern, replacement: re.sub(pattern, replacement, value)
-    values = {**DEFAULTS, "ansible_managed": "Ansible managed", "__monitor_app_services": [APP], **overrides}
+    # vars/main.yml's __monitor_app_units for one app node's service.
+    values = {
+        **DEFAULTS,
+        "ansible_managed": "Ansible managed",
+        "__monitor_app_units": f"{re.escape(APP)}[.]service",
+        **overrides,
+    }
     return env.from_string(TEMPLATE.read_text()).render(values)
 
 
