@@ -19,6 +19,8 @@ TEMPLATE = ROOT / "roles" / "monitor" / "templates" / "alerts.yml.j2"
 DEFAULTS = yaml.safe_load((ROOT / "roles" / "monitor" / "defaults" / "main.yml").read_text())
 PROMTOOL = ROOT / ".cache" / "promtool" / "promtool"
 APP = "flaskapp"
+VIP_URL = "https://172.30.77.10/"
+FRONT2_HTTP = "http://10.0.0.2/"
 
 
 def render(**overrides: Any) -> str:
@@ -71,6 +73,11 @@ TESTS: list[dict[str, Any]] = [
                 "series": 'node_systemd_unit_state{job="node", node="app2", name="ssh.service", state="active"}',
                 "values": "0x9",
             },
+            # The blackbox probes: the site through the floating address fails from 15 s on, through
+            # front1 it answers; front2's redirect fails throughout.
+            {"series": f'probe_success{{job="site", node="vip", instance="{VIP_URL}"}}', "values": "1 0x8"},
+            {"series": 'probe_success{job="site", node="front1", instance="https://10.0.0.1/"}', "values": "1x9"},
+            {"series": f'probe_success{{job="redirect", node="front2", instance="{FRONT2_HTTP}"}}', "values": "0x9"},
         ],
         "alert_rule_test": [
             {"eval_time": "45s", "alertname": "NodeDown", "exp_alerts": []},  # pending, not firing yet
@@ -127,11 +134,53 @@ TESTS: list[dict[str, Any]] = [
                     }
                 ],
             },
+            {"eval_time": "1m", "alertname": "SiteDown", "exp_alerts": []},  # pending
+            {
+                "eval_time": "2m",
+                "alertname": "SiteDown",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "critical", "job": "site", "node": "vip", "instance": VIP_URL},
+                        "exp_annotations": {
+                            "summary": f"The site does not answer over HTTPS through vip ({VIP_URL})",
+                            "description": "Run `make status`; the probe's reason: `curl 'http://127.0.0.1:9115/probe"
+                            f"?module=site&target={VIP_URL}&debug=true'` on the monitor node.",
+                        },
+                    }
+                ],
+            },
+            {
+                "eval_time": "2m",
+                "alertname": "RedirectBroken",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {
+                            "severity": "warning",
+                            "job": "redirect",
+                            "node": "front2",
+                            "instance": FRONT2_HTTP,
+                        },
+                        "exp_annotations": {
+                            "summary": "http:// through front2 does not send users on to https://",
+                            "description": "Run `make status`, then `make logs NGINX=true` (the fronts' access lines).",
+                        },
+                    }
+                ],
+            },
         ],
     },
     {
         "interval": "1m",
         "input_series": [
+            # 10 days left at the start, then a minute fewer each minute; front2's has 30.
+            {
+                "series": 'probe_ssl_earliest_cert_expiry{job="site", node="front1", instance="https://10.0.0.1/"}',
+                "values": "864000x12",
+            },
+            {
+                "series": 'probe_ssl_earliest_cert_expiry{job="site", node="front2", instance="https://10.0.0.2/"}',
+                "values": "2592000x12",
+            },
             {"series": 'node_memory_MemTotal_bytes{job="node", node="app1"}', "values": "100x10"},
             {"series": 'node_memory_MemAvailable_bytes{job="node", node="app1"}', "values": "5x10"},
             {"series": 'node_memory_MemTotal_bytes{job="node", node="app2"}', "values": "100x10"},
@@ -154,6 +203,27 @@ TESTS: list[dict[str, Any]] = [
             },
         ],
         "alert_rule_test": [
+            {"eval_time": "9m", "alertname": "CertificateExpiresSoon", "exp_alerts": []},  # pending
+            {
+                "eval_time": "11m",
+                "alertname": "CertificateExpiresSoon",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {
+                            "severity": "warning",
+                            "job": "site",
+                            "node": "front1",
+                            "instance": "https://10.0.0.1/",
+                        },
+                        "exp_annotations": {
+                            # (864000 - 660) / 86400 days, as Prometheus's humanize writes it
+                            "summary": "The certificate served through front1 ends in 9.992 days",
+                            "description": "Run `ansible-playbook playbooks/renew.yml` (or `site.yml`),"
+                            " then `make status`.",
+                        },
+                    }
+                ],
+            },
             {"eval_time": "4m", "alertname": "MemoryNearlyFull", "exp_alerts": []},
             {
                 "eval_time": "6m",
@@ -205,7 +275,7 @@ def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_rendered_rules_pass_promtool_check(rules_dir: Path) -> None:
     result = promtool("check", "rules", "alerts.yml", cwd=rules_dir)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 5 rules found" in result.stdout + result.stderr
+    assert "SUCCESS: 8 rules found" in result.stdout + result.stderr
 
 
 def test_each_alert_fires_after_its_window_naming_the_node_and_clears(rules_dir: Path) -> None:

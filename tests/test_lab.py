@@ -141,7 +141,10 @@ def test_the_monitor_node_has_its_group_address_and_an_ssh_tunnel_to_prometheus(
     assert "monitor:  mon1 (Prometheus, Alertmanager); open http://127.0.0.1:9090/ after:" in capsys.readouterr().out
     assert lab.summary(lab.lab_nodes(apps=2))["monitor"] is None
     # Role ssh lets the monitor node forward the tunnel's ports (it forwards none by default).
-    assert yaml.safe_load(lab.render_monitor_vars()) == {"ssh_allow_tcp_forwarding": True}
+    assert yaml.safe_load(lab.render_monitor_vars(Path("/ca/ca.crt"))) == {
+        "ssh_allow_tcp_forwarding": True,
+        "monitor_probe_ca_file": "/ca/ca.crt",
+    }
 
 
 def test_node_yml_is_plain_data_the_lab_turns_into_docker_flags() -> None:

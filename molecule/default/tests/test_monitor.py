@@ -19,6 +19,7 @@ from conftest import APP, MONITOR, address, monitor_api, node
 PROJECT = Path(__file__).resolve().parents[3]
 
 WATCHED = ("front1", "front2", "app1", "app2", MONITOR)
+SITE_CERT = "/etc/ssl/flask-stack/site.crt"  # role tls's tls_cert_path
 T = TypeVar("T")
 
 
@@ -58,6 +59,7 @@ def firing(alert: str) -> list[dict]:
 
 def test_every_node_and_front_is_scraped_and_up() -> None:
     expected = {("node", name) for name in WATCHED} | {("nginx", name) for name in FRONT_NAMES}
+    expected |= {(probe, name) for probe in ("site", "redirect") for name in FRONT_NAMES}  # the blackbox probes
     expected.add(("prometheus", MONITOR))
     seen = wait_for(
         "every target up",
@@ -71,6 +73,21 @@ def test_every_node_and_front_is_scraped_and_up() -> None:
     assert query("nginx_up") == {("front1", "1"), ("front2", "1")}
     rules = {r["name"] for g in prometheus("rules")["groups"] for r in g["rules"]}  # type: ignore[index]
     assert {"NodeDown", "FrontNginxDown", "AppServiceDown", "DiskNearlyFull", "MemoryNearlyFull"} <= rules
+    assert {"SiteDown", "RedirectBroken", "CertificateExpiresSoon"} <= rules
+
+
+def test_the_site_answers_the_probes_through_each_front_with_its_certificate_checked() -> None:
+    """The blackbox exporter on mon1 reaches https://flask-stack.localhost/ through each front (the
+    scenario's project CA checks the certificate) and its http:// redirect; the days the certificate
+    has left are what the front serves."""
+    for job in ("site", "redirect"):
+        success = wait_for(f"{job} probes succeeding", lambda job=job: query(f'probe_success{{job="{job}"}} == 1'), 30)
+        assert {name for name, _ in success} == set(FRONT_NAMES), (job, success)
+    days = dict(query('(probe_ssl_earliest_cert_expiry{job="site"} - time()) / 86400'))
+    assert set(days) == set(FRONT_NAMES)
+    end = node("front1").check_output(f'date -d "$(openssl x509 -noout -enddate -in {SITE_CERT} | cut -d= -f2)" +%s')
+    expected = (int(end) - time.time()) / 86400
+    assert all(abs(float(left) - expected) < 0.1 for left in days.values()), (days, expected)
 
 
 def test_the_exporters_answer_the_monitor_node_and_no_one_else() -> None:
