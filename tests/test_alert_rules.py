@@ -52,6 +52,11 @@ def node_down(node: str) -> dict[str, Any]:
     }
 
 
+def app_series(name: str, node: str, label: str, values: str) -> dict[str, str]:
+    """One recorded series of an app node's own metrics (job app)."""
+    return {"series": f'{name}{{job="app", node="{node}", {label}}}', "values": values}
+
+
 # One test group per window: the down alerts (for: 1m, read every 15 s), then the full ones (5m).
 TESTS: list[dict[str, Any]] = [
     {
@@ -259,6 +264,71 @@ TESTS: list[dict[str, Any]] = [
             },
         ],
     },
+    {
+        # The app's metrics, read every minute: app1 answers 10 requests a second, 1 in 10 a 500 and
+        # every one in 2 to 5 s; app2 answers 10 a second, all 200 within 5 ms, and refuses 1
+        # sign-in from the 3rd minute on.
+        "interval": "1m",
+        "input_series": [
+            app_series("http_requests_total", "app1", 'status="200"', "0+540x20"),
+            app_series("http_requests_total", "app1", 'status="500"', "0+60x20"),
+            app_series("http_requests_total", "app2", 'status="200"', "0+600x20"),
+            app_series("http_request_duration_seconds_bucket", "app1", 'le="2.5"', "0x20"),
+            app_series("http_request_duration_seconds_bucket", "app1", 'le="5.0"', "0+600x20"),
+            app_series("http_request_duration_seconds_bucket", "app1", 'le="+Inf"', "0+600x20"),
+            app_series("http_request_duration_seconds_bucket", "app2", 'le="0.005"', "0+600x20"),
+            app_series("http_request_duration_seconds_bucket", "app2", 'le="+Inf"', "0+600x20"),
+            app_series("loginapp_sign_ins_total", "app2", 'result="busy"', "0 0 0 1x8"),
+            app_series("loginapp_sign_ins_total", "app1", 'result="busy"', "0x20"),
+        ],
+        "alert_rule_test": [
+            {"eval_time": "4m", "alertname": "AppErrorsHigh", "exp_alerts": []},  # pending: for 5m
+            {
+                "eval_time": "12m",
+                "alertname": "AppErrorsHigh",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "critical", "node": "app1"},
+                        "exp_annotations": {
+                            "summary": "10% of the answers of app1 are server errors (5xx)",
+                            "description": "Run `make logs NODES=app1` (the app's tracebacks), then `make status`.",
+                        },
+                    }
+                ],
+            },
+            {"eval_time": "8m", "alertname": "AppSlow", "exp_alerts": []},  # pending: for 10m
+            {
+                "eval_time": "16m",
+                "alertname": "AppSlow",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "warning", "node": "app1"},
+                        "exp_annotations": {
+                            # the 99th percentile inside the 2.5-5 s bucket: 2.5 + 2.5 * 0.99
+                            "summary": "The app on app1 takes 4.975s for 1 request in 100",
+                            "description": "Run `make status` (its CPU quota and memory) and `make logs NODES=app1`.",
+                        },
+                    }
+                ],
+            },
+            {
+                "eval_time": "5m",
+                "alertname": "SignInsRefusedBusy",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "warning", "node": "app2"},
+                        "exp_annotations": {
+                            "summary": "app2 answered 1 sign-ins with 503 in 5 minutes: every password check"
+                            " slot was taken",
+                            "description": "The memory bound of sign-ins (app_login_concurrency, app_memory_max) is"
+                            " reached; see `make status` and `make logs NODES=app2`.",
+                        },
+                    }
+                ],
+            },
+            {"eval_time": "12m", "alertname": "SignInsRefusedBusy", "exp_alerts": []},  # none in the last 5 minutes
+        ],
+    },
 ]
 
 
@@ -275,7 +345,7 @@ def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_rendered_rules_pass_promtool_check(rules_dir: Path) -> None:
     result = promtool("check", "rules", "alerts.yml", cwd=rules_dir)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 8 rules found" in result.stdout + result.stderr
+    assert "SUCCESS: 11 rules found" in result.stdout + result.stderr
 
 
 def test_each_alert_fires_after_its_window_naming_the_node_and_clears(rules_dir: Path) -> None:

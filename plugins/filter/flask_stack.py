@@ -78,6 +78,19 @@ def app_port(node_vars: Mapping[str, Any]) -> int | str:
         return str(value)
 
 
+def app_metrics_port(node_vars: Mapping[str, Any]) -> int:
+    """The port an app node serves its metrics on: its ``app_metrics_port`` from the inventory, or
+    role app's default; 0 when it serves none (or the value is not a number, which role app's
+    input check names)."""
+    value = node_vars.get("app_metrics_port")
+    if value in (None, ""):
+        value = _app_defaults()["app_metrics_port"]
+    try:
+        return max(int(value), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def app_name(node_vars: Mapping[str, Any]) -> str:
     """An app node's service name: its ``app_name`` from the inventory, or role app's default."""
     value = node_vars.get("app_name")
@@ -116,6 +129,7 @@ class FilterModule:
         return {
             "front_addresses": front_addresses,
             "app_port": app_port,
+            "app_metrics_port": app_metrics_port,
             "app_tls": app_tls,
             "app_name": app_name,
             "node_address": node_address,

@@ -21,7 +21,7 @@ from flask.wrappers import Response
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors, views
+from . import errors, metrics, views
 from .config import ConfigError, Settings, load_settings
 from .limits import LoginGate
 from .sessions import RevokedSessions, SessionPolicy
@@ -199,6 +199,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         str(app.config["SECRET_KEY"]), settings.session_max_age, RevokedSessions(settings.state_dir)
     )
     app.extensions["loginapp.auth_log"] = _auth_logger()
+    # First, so that every request is timed and counted, those CSRFProtect refuses too.
+    metrics.register(app)
     CSRFProtect(app)
     app.register_blueprint(views.bp)
     app.extensions[STATIC_MANIFEST_KEY] = load_static_manifest(app.static_folder)

@@ -22,6 +22,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from . import metrics
 from .forms import PASSWORD_MAX, USERNAME_MAX, LoginForm
 from .limits import LoginGate
 from .sessions import SessionPolicy
@@ -131,16 +132,20 @@ def login() -> BaseResponse:
             with _gate().slot() as free:
                 verified = free and _store().verify(username, form.password.data or "")
             if verified:
+                metrics.sign_in("ok")
                 _sessions().start(session, username, _store().stored_hash(username) or "")
                 session.permanent = True
                 return redirect(next_url or url_for("views.home"), code=303)
             if free:
                 _log_sign_in("failed", username)
+                metrics.sign_in("failed")
                 error, status = INVALID_CREDENTIALS, 401
             else:
                 _log_sign_in("busy", username)
+                metrics.sign_in("busy")
                 error, status = BUSY, 503
         else:
+            metrics.sign_in("incomplete")
             error, status = MISSING_FIELDS, 400
     form.password.data = None
     action = url_for("views.login", next=next_url) if next_url else url_for("views.login")

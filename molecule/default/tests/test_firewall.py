@@ -26,6 +26,7 @@ PROBE_PORT = 9099
 FRONT_NAMES = ("front1", "front2")
 APP_NAMES = ("app1", "app2")
 NODE_EXPORTER, NGINX_EXPORTER = 9100, 9113
+APP_METRICS = 9101  # role app's app_metrics_port: Gunicorn's master
 ANYWHERE = {"0.0.0.0/0", "::/0"}
 
 
@@ -146,6 +147,7 @@ def test_the_live_ruleset_matches_the_nodes_role(name: str) -> None:
     # The exporters' ports (role exporters) to the monitor node only (role monitor).
     assert open_to(ruleset, NODE_EXPORTER) == {address("mon1")}
     assert open_to(ruleset, NGINX_EXPORTER) == ({address("mon1")} if name in FRONT_NAMES else set())
+    assert open_to(ruleset, APP_METRICS) == ({address("mon1")} if name in APP_NAMES else set())
     host = node(name)
     assert host.service("nftables").is_enabled, "the ruleset is loaded again at boot"
     boot = host.file("/etc/nftables.conf").content_string

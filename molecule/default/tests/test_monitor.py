@@ -6,19 +6,21 @@ Alertmanager and clears when the service is back. The scenario's windows are sho
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from scenario_helpers import run_playbook
-from test_firewall import FRONT_NAMES, NGINX_EXPORTER, NODE_EXPORTER, reaches
+from test_firewall import APP_METRICS, FRONT_NAMES, NGINX_EXPORTER, NODE_EXPORTER, reaches
 
-from conftest import APP, MONITOR, address, monitor_api, node
+from conftest import APP, MONITOR, address, direct, monitor_api, node
 
 PROJECT = Path(__file__).resolve().parents[3]
 
-WATCHED = ("front1", "front2", "app1", "app2", MONITOR)
+APP_NODES = ("app1", "app2")
+WATCHED = (*FRONT_NAMES, *APP_NODES, MONITOR)
 SITE_CERT = "/etc/ssl/flask-stack/site.crt"  # role tls's tls_cert_path
 T = TypeVar("T")
 
@@ -60,6 +62,7 @@ def firing(alert: str) -> list[dict]:
 def test_every_node_and_front_is_scraped_and_up() -> None:
     expected = {("node", name) for name in WATCHED} | {("nginx", name) for name in FRONT_NAMES}
     expected |= {(probe, name) for probe in ("site", "redirect") for name in FRONT_NAMES}  # the blackbox probes
+    expected |= {("app", name) for name in APP_NODES}  # the app's own metrics
     expected.add(("prometheus", MONITOR))
     seen = wait_for(
         "every target up",
@@ -90,9 +93,30 @@ def test_the_site_answers_the_probes_through_each_front_with_its_certificate_che
     assert all(abs(float(left) - expected) < 0.1 for left in days.values()), (days, expected)
 
 
+def test_each_app_node_s_answers_reach_prometheus_counted_by_endpoint_status_and_release() -> None:
+    """Gunicorn's master on each app node serves what its workers counted (requests by endpoint,
+    status and release, sign-ins by result, the release served): what Prometheus reads is the
+    traffic the node answered."""
+    served = {name: json.loads(node("front1").check_output(direct(name)))["release"] for name in APP_NODES}
+    expr = 'sum by (node, release) (http_requests_total{job="app", endpoint="views.healthz", status="200"})'
+    counted = wait_for(
+        "each app node's health checks counted with its release",
+        lambda: (lambda seen: seen if {n for n, _ in seen} == set(APP_NODES) else set())(
+            {(r["metric"]["node"], r["metric"]["release"]) for r in prometheus("query", query=expr)["result"]}  # type: ignore[index]
+        ),
+        30,
+    )
+    assert counted == set(served.items()), (counted, served)
+    assert query('app_release_info{job="app"}') >= {(name, "1") for name in APP_NODES}
+    results = {r["metric"]["result"] for r in prometheus("query", query="loginapp_sign_ins_total")["result"]}  # type: ignore[index]
+    assert {"ok", "failed", "busy", "incomplete"} <= results
+    assert not firing("AppErrorsHigh") and not firing("AppSlow")
+
+
 def test_the_exporters_answer_the_monitor_node_and_no_one_else() -> None:
     for name in WATCHED:
-        ports = (NODE_EXPORTER, NGINX_EXPORTER) if name in FRONT_NAMES else (NODE_EXPORTER,)
+        ports = (NODE_EXPORTER,) + ((NGINX_EXPORTER,) if name in FRONT_NAMES else ())
+        ports += (APP_METRICS,) if name in APP_NODES else ()
         other = "front1" if name == "app2" else "app2"  # another node of the cluster
         for port in ports:
             url = f"http://{address(name)}:{port}/metrics"
