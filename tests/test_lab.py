@@ -144,6 +144,7 @@ def test_the_monitor_node_has_its_group_address_and_an_ssh_tunnel_to_prometheus(
     assert yaml.safe_load(lab.render_monitor_vars(Path("/ca/ca.crt"))) == {
         "ssh_allow_tcp_forwarding": True,
         "monitor_probe_ca_file": "/ca/ca.crt",
+        "monitor_alert_webhook_url": "http://127.0.0.1:9095/alerts",
     }
 
 

@@ -15,6 +15,8 @@ import pytest
 import testinfra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
+# The project's scripts (alert_receiver.py, which test_monitor starts on mon1 as the lab does).
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
 
 SITE = "flask-stack.localhost"
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))

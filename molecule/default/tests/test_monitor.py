@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import alert_receiver
 from scenario_helpers import run_playbook
 from test_firewall import APP_METRICS, FRONT_NAMES, NGINX_EXPORTER, NODE_EXPORTER, reaches
 
@@ -130,9 +131,23 @@ def test_the_exporters_answer_the_monitor_node_and_no_one_else() -> None:
     assert node("front1").run(f"curl -sS --max-time 2 -o /dev/null http://{address(MONITOR)}:9090/").rc != 0
 
 
+def received() -> list[dict]:
+    """What Alertmanager posted to the receiver on mon1 (monitor_alert_webhook_url, molecule.yml)."""
+    return json.loads(
+        node(MONITOR).check_output(f"curl -sS --fail --max-time 5 http://127.0.0.1:{alert_receiver.PORT}/")
+    )
+
+
 def test_an_app_service_stopped_fires_its_alert_seen_in_alertmanager_and_status_and_clears_when_back() -> None:
     app1 = node("app1")
     assert not firing("AppServiceDown"), firing("AppServiceDown")
+    # The receiver Alertmanager posts to, as the lab runs it (scripts/lab.py).
+    node(MONITOR).check_output(alert_receiver.start_command(Path(alert_receiver.__file__).read_text()))
+    wait_for(
+        "the alert receiver answering",
+        lambda: node(MONITOR).run(f"curl -sf http://127.0.0.1:{alert_receiver.PORT}/").rc == 0,
+        10,
+    )
     app1.check_output(f"systemctl stop {APP}.socket {APP}.service")
     try:
         fired = wait_for("AppServiceDown firing for app1", lambda: firing("AppServiceDown"), 45)
@@ -156,3 +171,12 @@ def test_an_app_service_stopped_fires_its_alert_seen_in_alertmanager_and_status_
     assert "make logs NODES=app1" in fired[0]["annotations"]["description"]
     assert [a["labels"]["node"] for a in in_alertmanager] == ["app1"]
     wait_for("AppServiceDown cleared", lambda: not firing("AppServiceDown"), 45)
+    # Posted to the webhook when it fired, and again once it cleared (send_resolved).
+    posted = wait_for(
+        "the alert posted firing and resolved",
+        lambda: (lambda seen: seen if {"firing", "resolved"} <= {s for s, _ in seen} else set())(
+            {(a["status"], a["node"]) for a in received() if a["alertname"] == "AppServiceDown"}
+        ),
+        30,
+    )
+    assert posted == {("firing", "app1"), ("resolved", "app1")}, posted
