@@ -19,7 +19,8 @@ TEMPLATE = ROOT / "roles" / "monitor" / "templates" / "alerts.yml.j2"
 DEFAULTS = yaml.safe_load((ROOT / "roles" / "monitor" / "defaults" / "main.yml").read_text())
 PROMTOOL = ROOT / ".cache" / "promtool" / "promtool"
 APP = "flaskapp"
-VIP_URL = "https://172.30.77.10/"
+VIP = "172.30.77.10"  # role vip's vip_address (vars/main.yml's __monitor_vip)
+VIP_URL = f"https://{VIP}/"
 FRONT2_HTTP = "http://10.0.0.2/"
 
 
@@ -32,6 +33,7 @@ def render(**overrides: Any) -> str:
         **DEFAULTS,
         "ansible_managed": "Ansible managed",
         "__monitor_app_units": f"{re.escape(APP)}[.]service",
+        "__monitor_vip": VIP,
         **overrides,
     }
     return env.from_string(TEMPLATE.read_text()).render(values)
@@ -55,6 +57,12 @@ def node_down(node: str) -> dict[str, Any]:
 def app_series(name: str, node: str, label: str, values: str) -> dict[str, str]:
     """One recorded series of an app node's own metrics (job app)."""
     return {"series": f'{name}{{job="app", node="{node}", {label}}}', "values": values}
+
+
+def vip_series(node: str, values: str) -> dict[str, str]:
+    """Whether a front holds the floating address: its node exporter's address-info series."""
+    labels = f'job="node", node="{node}", device="eth0", address="{VIP}", netmask="32", scope="global"'
+    return {"series": f"node_network_address_info{{{labels}}}", "values": values}
 
 
 # One test group per window: the down alerts (for: 1m, read every 15 s), then the full ones (5m).
@@ -329,6 +337,85 @@ TESTS: list[dict[str, Any]] = [
             {"eval_time": "12m", "alertname": "SignInsRefusedBusy", "exp_alerts": []},  # none in the last 5 minutes
         ],
     },
+    {
+        # The floating address moves between the fronts every 2 minutes from the 2nd on.
+        "interval": "1m",
+        "input_series": [
+            vip_series("front1", "1 1 stale _ 1 1 stale _ 1 1 1 1 1 1 1 1"),
+            vip_series("front2", "_ _ 1 1 stale _ 1 1 stale _ _ _ _ _ _ _"),
+            {"series": 'up{job="nginx", node="front1"}', "values": "1x15"},
+            {"series": 'up{job="nginx", node="front2"}', "values": "1x15"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "5m", "alertname": "FloatingAddressMoving", "exp_alerts": []},  # 2 moves
+            {
+                "eval_time": "7m",
+                "alertname": "FloatingAddressMoving",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "warning"},
+                        "exp_annotations": {
+                            "summary": f"The floating address {VIP} moved 3 times in 30 minutes",
+                            "description": "A front's Nginx or keepalived goes down and up again; run `make status`"
+                            " and `make logs NGINX=true`.",
+                        },
+                    }
+                ],
+            },
+            {"eval_time": "7m", "alertname": "FloatingAddressHeldTwice", "exp_alerts": []},
+            {"eval_time": "7m", "alertname": "FloatingAddressHeldNowhere", "exp_alerts": []},
+        ],
+    },
+    {
+        # front2 takes the address while front1 keeps it, from the 3rd minute to the 6th.
+        "interval": "1m",
+        "input_series": [
+            vip_series("front1", "1x10"),
+            vip_series("front2", "_ _ _ 1 1 1 stale _ _ _"),
+            {"series": 'up{job="nginx", node="front1"}', "values": "1x10"},
+            {"series": 'up{job="nginx", node="front2"}', "values": "1x10"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "3m", "alertname": "FloatingAddressHeldTwice", "exp_alerts": []},  # pending
+            {
+                "eval_time": "5m",
+                "alertname": "FloatingAddressHeldTwice",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "critical"},
+                        "exp_annotations": {
+                            "summary": f"2 fronts hold the floating address {VIP} at once",
+                            "description": "The fronts do not hear each other's VRRP adverts; run `make status` and"
+                            " check the network between them.",
+                        },
+                    }
+                ],
+            },
+            {"eval_time": "8m", "alertname": "FloatingAddressHeldTwice", "exp_alerts": []},
+            {"eval_time": "8m", "alertname": "FloatingAddressMoving", "exp_alerts": []},
+        ],
+    },
+    {
+        # front1 lets the address go at the 2nd minute and no front takes it.
+        "interval": "1m",
+        "input_series": [vip_series("front1", "1 1 stale _ _ _ _")],
+        "alert_rule_test": [
+            {"eval_time": "2m", "alertname": "FloatingAddressHeldNowhere", "exp_alerts": []},  # pending
+            {
+                "eval_time": "4m",
+                "alertname": "FloatingAddressHeldNowhere",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"severity": "critical", "job": "node", "address": VIP},
+                        "exp_annotations": {
+                            "summary": f"No front holds the floating address {VIP}",
+                            "description": "Run `make status` (keepalived on each front), then `make logs NGINX=true`.",
+                        },
+                    }
+                ],
+            },
+        ],
+    },
 ]
 
 
@@ -345,12 +432,20 @@ def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_rendered_rules_pass_promtool_check(rules_dir: Path) -> None:
     result = promtool("check", "rules", "alerts.yml", cwd=rules_dir)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 11 rules found" in result.stdout + result.stderr
+    assert "SUCCESS: 14 rules found" in result.stdout + result.stderr
 
 
 def test_each_alert_fires_after_its_window_naming_the_node_and_clears(rules_dir: Path) -> None:
     result = promtool("test", "rules", "tests.yml", cwd=rules_dir)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_a_floating_address_its_rules_are_left_out(tmp_path: Path) -> None:
+    (tmp_path / "alerts.yml").write_text(render(__monitor_vip=""))
+    result = promtool("check", "rules", "alerts.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 11 rules found" in result.stdout + result.stderr
+    assert "FloatingAddress" not in (tmp_path / "alerts.yml").read_text()
 
 
 def test_a_rule_that_fires_at_once_would_fail_the_tests(tmp_path: Path, rules_dir: Path) -> None:
