@@ -26,7 +26,8 @@ FRONT2_HTTP = "http://10.0.0.2/"
 
 def render(**overrides: Any) -> str:
     """The rules file as role monitor writes it, with the role's defaults and one app service."""
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    # As Ansible's template module renders it (trim_blocks).
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True)
     env.filters["comment"] = lambda text: "\n".join(f"# {line}" for line in str(text).splitlines())
     # vars/main.yml's __monitor_app_units for one app node's service.
     values = {
@@ -416,6 +417,40 @@ TESTS: list[dict[str, Any]] = [
             },
         ],
     },
+    {
+        # A run took the deploy lock at the start and never let it go (role lock's textfile).
+        "interval": "1m",
+        "input_series": [
+            {
+                "series": "flask_stack_deploy_lock_since_seconds"
+                '{job="node", node="front1", action="deploy", user="alice"}',
+                "values": "0x40",
+            }
+        ],
+        "alert_rule_test": [
+            {"eval_time": "30m", "alertname": "DeployLockHeldTooLong", "exp_alerts": []},
+            {
+                "eval_time": "33m",
+                "alertname": "DeployLockHeldTooLong",
+                "exp_alerts": [
+                    {
+                        "exp_labels": {
+                            "severity": "warning",
+                            "job": "node",
+                            "node": "front1",
+                            "action": "deploy",
+                            "user": "alice",
+                        },
+                        "exp_annotations": {
+                            "summary": "The deploy lock on front1 has been held for 33m 0s (deploy by alice)",
+                            "description": "A run that died leaves its lock behind: `make status` names its run;"
+                            " `ansible-playbook playbooks/unlock.yml` removes a dead run's lock.",
+                        },
+                    }
+                ],
+            },
+        ],
+    },
 ]
 
 
@@ -432,7 +467,7 @@ def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_rendered_rules_pass_promtool_check(rules_dir: Path) -> None:
     result = promtool("check", "rules", "alerts.yml", cwd=rules_dir)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 14 rules found" in result.stdout + result.stderr
+    assert "SUCCESS: 15 rules found" in result.stdout + result.stderr
 
 
 def test_each_alert_fires_after_its_window_naming_the_node_and_clears(rules_dir: Path) -> None:
@@ -444,7 +479,7 @@ def test_without_a_floating_address_its_rules_are_left_out(tmp_path: Path) -> No
     (tmp_path / "alerts.yml").write_text(render(__monitor_vip=""))
     result = promtool("check", "rules", "alerts.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 11 rules found" in result.stdout + result.stderr
+    assert "SUCCESS: 12 rules found" in result.stdout + result.stderr
     assert "FloatingAddress" not in (tmp_path / "alerts.yml").read_text()
 
 

@@ -72,3 +72,28 @@ def test_no_half_written_lock_is_left_beside_it(lock_file: str) -> None:
     lock("take", lock_file, fields("one"))
     lock("takeover", lock_file, "one", fields("two"))
     assert sorted(p.name for p in Path(lock_file).parent.iterdir()) == ["deploy.lock", "deploy.lock.flock"]
+
+
+def test_with_a_metrics_dir_each_change_leaves_the_locks_state_for_the_node_exporter(
+    lock_file: str, tmp_path: Path
+) -> None:
+    textfiles = tmp_path / "node-exporter"
+    textfiles.mkdir()
+    prom = textfiles / "flask_stack_deploy_lock.prom"
+    taken = fields("one", since="2026-12-08T04:00:00Z", action="deploy")
+    lock("--metrics-dir", str(textfiles), "take", lock_file, taken)
+    assert prom.read_text().splitlines()[2:] == [
+        "flask_stack_deploy_lock_held 1",
+        "# HELP flask_stack_deploy_lock_since_seconds When the run that holds the deploy lock took it.",
+        "# TYPE flask_stack_deploy_lock_since_seconds gauge",
+        'flask_stack_deploy_lock_since_seconds{action="deploy",user="alice"} 1796702400',
+    ]
+    lock("--metrics-dir", str(textfiles), "release", lock_file, "one")
+    assert prom.read_text().splitlines()[2:] == ["flask_stack_deploy_lock_held 0"]
+    assert sorted(p.name for p in textfiles.iterdir()) == [prom.name], "nothing half-written left beside it"
+
+
+def test_without_the_metrics_dir_nothing_is_written(lock_file: str, tmp_path: Path) -> None:
+    absent = tmp_path / "no-exporter"
+    assert lock("--metrics-dir", str(absent), "take", lock_file, fields("one"))["result"] == "taken"
+    assert not absent.exists()

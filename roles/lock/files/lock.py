@@ -14,15 +14,24 @@ the winner's when another run holds it).
   break    FILE EXPECT            remove the lock run EXPECT holds (unlock.yml)
 
 FIELDS is a JSON object of the fields to write; it must name the ``run``.
+
+With ``--metrics-dir DIR`` first (node exporter's textfile directory, when it exists), every
+operation leaves ``DIR/flask_stack_deploy_lock.prom`` saying whether the lock is held and
+since when (``flask_stack_deploy_lock_held``, ``flask_stack_deploy_lock_since_seconds``, with
+the run's action and user): role monitor's alert on a lock held too long reads it.
 """
 
 from __future__ import annotations
 
+import calendar
 import fcntl
 import json
 import os
 import sys
 import tempfile
+import time
+
+METRICS_FILE = "flask_stack_deploy_lock.prom"
 
 
 def read(path: str) -> dict[str, str]:
@@ -45,6 +54,45 @@ def write(path: str, fields: dict[str, str]) -> None:
             os.fsync(out.fileno())
         os.chmod(temporary, 0o644)
         os.rename(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+def metrics(holder: dict[str, str]) -> str:
+    """The lock as node exporter's textfile collector reads it."""
+    lines = [
+        "# HELP flask_stack_deploy_lock_held 1 while a run holds the deploy lock.",
+        "# TYPE flask_stack_deploy_lock_held gauge",
+        f"flask_stack_deploy_lock_held {1 if holder else 0}",
+    ]
+    if holder:
+        try:
+            since = calendar.timegm(time.strptime(holder.get("since", ""), "%Y-%m-%dT%H:%M:%SZ"))
+        except ValueError:
+            since = int(time.time())
+        labels = f'action="{label(holder.get("action", ""))}",user="{label(holder.get("user", ""))}"'
+        lines += [
+            "# HELP flask_stack_deploy_lock_since_seconds When the run that holds the deploy lock took it.",
+            "# TYPE flask_stack_deploy_lock_since_seconds gauge",
+            f"flask_stack_deploy_lock_since_seconds{{{labels}}} {since}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def export(directory: str, holder: dict[str, str]) -> None:
+    """Replace the textfile in `directory` (written aside, then renamed: never read half-written)."""
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".flask_stack_deploy_lock.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(metrics(holder))
+        os.chmod(temporary, 0o644)
+        os.rename(temporary, os.path.join(directory, METRICS_FILE))
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
@@ -82,6 +130,9 @@ def operate(operation: str, path: str, args: list[str]) -> dict[str, object]:
 
 
 def main(argv: list[str]) -> int:
+    metrics_dir = ""
+    if argv[:1] == ["--metrics-dir"]:
+        metrics_dir, argv = argv[1], argv[2:]
     if len(argv) < 2:
         raise SystemExit(__doc__)
     operation, path = argv[0], argv[1]
@@ -89,6 +140,8 @@ def main(argv: list[str]) -> int:
     with open(path + ".flock", "a", encoding="utf-8") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)
         answer = operate(operation, path, argv[2:])
+        if metrics_dir and os.path.isdir(metrics_dir):
+            export(metrics_dir, read(path))
     print(json.dumps(answer, sort_keys=True))
     return 0
 
