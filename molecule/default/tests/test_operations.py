@@ -34,6 +34,7 @@ from conftest import (
     address,
     alerts_fired_between,
     direct,
+    monitor_api,
     node,
 )
 
@@ -695,6 +696,14 @@ def test_a_deploy_that_changes_the_stylesheet_keeps_every_pages_stylesheet_answe
     assert_plain_stylesheet_is(browser, new_css)
     # The monitor node saw the rolling deploy and no alert fired (role monitor; each node was out for seconds).
     assert alerts_fired_between(started, ended + 5) == []
+    # Each app node's alerts were silenced while it was out, and the silence lifted once it was back.
+    silences = monitor_api("http://127.0.0.1:9093/api/v2/silences")
+    ours = {
+        s["matchers"][0]["value"]: s["status"]["state"]  # type: ignore[index]
+        for s in silences  # type: ignore[union-attr]
+        if s["comment"].startswith(f"deploy {restyled}: ")  # type: ignore[index]
+    }
+    assert ours == {name: "expired" for name in APPS}, silences
     restyle.update(new_href=new_href, release=restyled)
 
 
