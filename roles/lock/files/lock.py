@@ -43,13 +43,13 @@ def read(path: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
-def write(path: str, fields: dict[str, str]) -> None:
-    """Write the lock next to its place, then rename it there (atomic on one file system)."""
-    directory = os.path.dirname(path) or "."
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".deploy-lock.")
+def replace(path: str, text: str) -> None:
+    """Write `text` next to `path`, then rename it there (atomic on one file system): a reader
+    sees the old file or the new one, never half of one."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".flask-stack.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write("".join(f"{key}={str(value).replace(chr(10), ' ')}\n" for key, value in fields.items()))
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, 0o644)
@@ -58,6 +58,11 @@ def write(path: str, fields: dict[str, str]) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+
+
+def write(path: str, fields: dict[str, str]) -> None:
+    """The lock, one key=value line per field."""
+    replace(path, "".join(f"{key}={str(value).replace(chr(10), ' ')}\n" for key, value in fields.items()))
 
 
 def label(value: str) -> str:
@@ -86,17 +91,8 @@ def metrics(holder: dict[str, str]) -> str:
 
 
 def export(directory: str, holder: dict[str, str]) -> None:
-    """Replace the textfile in `directory` (written aside, then renamed: never read half-written)."""
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".flask_stack_deploy_lock.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(metrics(holder))
-        os.chmod(temporary, 0o644)
-        os.rename(temporary, os.path.join(directory, METRICS_FILE))
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    """The lock's state in `directory`, where node exporter's textfile collector reads it."""
+    replace(os.path.join(directory, METRICS_FILE), metrics(holder))
 
 
 def operate(operation: str, path: str, args: list[str]) -> dict[str, object]:
